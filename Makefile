@@ -1,0 +1,76 @@
+# One entry point for people and CI. Each target that needs the environment sets it up first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+CDK := npx --no-install cdk
+# Debian packages the tests run for real: command=package
+SYSTEM_PACKAGES := nginx=nginx chromium=chromium shellcheck=shellcheck
+
+# Node 20 is end of life for jsii: silence its banner; no telemetry from the CLI.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+export PYTHONDONTWRITEBYTECODE := 1
+# `npx cdk` runs cdk.json's `python3 app.py`: make that the venv's Python.
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: help setup system synth test test-unit test-stack test-aws test-live lint format deploy diff destroy clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+setup: $(VENV)/.installed node_modules/.installed ## Python venv and the pinned CDK CLI (idempotent)
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@echo ">> creating $(VENV) and installing Python packages (a minute or two the first time)"
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@echo ">> installing the pinned Node tools (npm ci)"
+	@npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+system: ## Debian packages the live tests need (nginx, chromium, shellcheck)
+	@scripts/system-packages.sh $(SYSTEM_PACKAGES)
+
+synth: setup ## synthesize the CloudFormation template into cdk.out/ (offline)
+	$(CDK) synth --no-notices --quiet $(CDK_ARGS)
+	@echo ">> template: cdk.out/$$($(PY) -c 'import json;print(json.load(open("cdk.json"))["context"]["stack_name"])').template.json"
+
+test: setup system ## every test layer (unit, stack, aws, live)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: setup ## config, registry and rendered files only (fast)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-stack: setup ## the template as policy
+	$(PY) -m pytest tests/stack $(PYTEST_ARGS)
+
+test-aws: setup ## deploy the template into moto
+	$(PY) -m pytest tests/aws $(PYTEST_ARGS)
+
+test-live: setup system ## real NGINX, JupyterHub and Chromium on loopback
+	$(PY) -m pytest tests/live $(PYTEST_ARGS)
+
+lint: setup system ## ruff and shellcheck
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup ## apply ruff's formatting and fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+deploy: setup ## deploy to the AWS account of your current credentials
+	$(CDK) deploy --no-notices $(CDK_ARGS)
+
+diff: setup ## what a deploy would change
+	$(CDK) diff --no-notices $(CDK_ARGS)
+
+destroy: setup ## delete the stack (see README: what is kept)
+	$(CDK) destroy --no-notices $(CDK_ARGS)
+
+clean: ## remove build outputs (keeps the venv and node_modules)
+	rm -rf cdk.out .pytest_cache .ruff_cache

@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""CDK entry point: read the context, validate it once, render the bundle, build the stack."""
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from aws_cdk import App
+
+from stacks.build import add_workbench
+from workbench.config import ConfigError, load_config
+from workbench.render import render_bundle
+
+HERE = Path(__file__).resolve().parent
+
+
+def _app() -> App:
+    if "CDK_OUTDIR" in os.environ:
+        return App()  # run by the CDK CLI, which passes cdk.json and -c values itself
+    # Run by hand (`python app.py`): read cdk.json's context as the CLI would, write to cdk.out.
+    context = json.loads((HERE / "cdk.json").read_text())["context"]
+    return App(outdir=str(HERE / "cdk.out"), context=context)
+
+
+def main() -> int:
+    app = _app()
+    try:
+        config = load_config(app.node.try_get_context)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    # The asset is exactly the directory render_bundle wrote; CDK copies it into cdk.out.
+    with tempfile.TemporaryDirectory(prefix="workbench-bundle-") as tmp:
+        bundle = render_bundle(config, Path(tmp) / "bundle")
+        add_workbench(app, config, bundle_dir=bundle)
+        try:
+            app.synth()
+        except RuntimeError as error:
+            if "ValidationFailed" not in str(error):
+                raise
+            # The report above names each finding; a traceback would only bury it.
+            print(
+                "error: synth stopped on the policy findings above (cdk-nag, CloudFormation "
+                "Validate): fix each one or acknowledge it with a reason",
+                file=sys.stderr,
+            )
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""CDK constructs for the workbench. Imports `workbench`; `workbench` never imports this."""

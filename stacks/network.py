@@ -1,0 +1,82 @@
+"""The network: one public subnet, and the security group that is the chapter's firewall."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Validations
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+from workbench.config import WorkbenchConfig
+
+HTTP_PORT = 80
+SSH_PORT = 22
+# Stable logical ID: a renamed construct must not replace the group (and the instance with it).
+SECURITY_GROUP_LOGICAL_ID = "WorkbenchSecurityGroup"
+
+
+class WorkbenchNetwork(Construct):
+    """A VPC with a single public subnet and the workbench's security group.
+
+    No NAT gateway (nothing private needs egress) and no custom resources: the VPC's default
+    security group is left alone (`restrict_default_security_group=False`) so that no Lambda
+    appears, which keeps the template deployable into an AWS emulator too.
+    """
+
+    def __init__(self, scope: Construct, id_: str, *, config: WorkbenchConfig) -> None:
+        super().__init__(scope, id_)
+        self.vpc = ec2.Vpc(
+            self,
+            "Vpc",
+            ip_addresses=ec2.IpAddresses.cidr("10.20.0.0/24"),
+            max_azs=1,
+            nat_gateways=0,
+            restrict_default_security_group=False,
+            subnet_configuration=[
+                ec2.SubnetConfiguration(
+                    name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=26
+                )
+            ],
+        )
+        Validations.of(self.vpc).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-VPC7",
+                reason="One instance in one subnet: flow logs would add a log group and cost "
+                "without a consumer; NGINX access logs on the instance record the web traffic.",
+            )
+        )
+
+        self.security_group = ec2.SecurityGroup(
+            self,
+            "SecurityGroup",
+            vpc=self.vpc,
+            description="Workbench: HTTP 80 to NGINX from anywhere; SSH 22 from ssh_cidr",
+            # The instance installs packages from the internet.
+            allow_all_outbound=True,
+        )
+        self.security_group.node.default_child.override_logical_id(SECURITY_GROUP_LOGICAL_ID)
+        self.security_group.add_ingress_rule(
+            ec2.Peer.any_ipv4(),
+            ec2.Port.tcp(HTTP_PORT),
+            "HTTP to NGINX, which proxies each service by path",
+        )
+        if config.ssh_cidr is not None:
+            self.security_group.add_ingress_rule(
+                ec2.Peer.ipv4(config.ssh_cidr),
+                ec2.Port.tcp(SSH_PORT),
+                "SSH for administration and tunnels (ssh_cidr)",
+            )
+        if config.ssh_cidr == "0.0.0.0/0":
+            Validations.of(self.security_group).acknowledge(
+                Acknowledgment(
+                    id="CloudFormation-Validate::W2508",
+                    reason="ssh_cidr defaults to the world so a first deploy is reachable; set "
+                    "ssh_cidr to your own address, or none to close port 22.",
+                )
+            )
+        Validations.of(self.security_group).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-EC23",
+                reason="Port 80 is public by design (the workbench's single web entry point); "
+                "port 22 follows the ssh_cidr setting, and ssh_cidr=none removes it.",
+            )
+        )

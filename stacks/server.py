@@ -1,0 +1,175 @@
+"""The server: one Ubuntu instance that provisions itself from the rendered bundle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import (
+    Acknowledgment,
+    CfnCreationPolicy,
+    CfnResourceSignal,
+    Stack,
+    Validations,
+)
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3_assets as s3_assets
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from workbench.config import UBUNTU_AMI_PARAMETERS, WorkbenchConfig
+from workbench.render import render_text
+
+ROOT_DEVICE = "/dev/sda1"  # Ubuntu's AMIs name the root device this way
+# provision.sh installs R, RStudio, JupyterLab and Shiny: about 10-15 minutes on a t3.medium.
+READY_TIMEOUT = "PT30M"
+# Readable, stable logical IDs: renaming a construct must never replace the server.
+INSTANCE_LOGICAL_ID = "WorkbenchInstance"
+
+
+class WorkbenchServer(Construct):
+    """The instance, its role, the bundle asset it fetches and the login password it reads."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: WorkbenchConfig,
+        vpc: ec2.IVpc,
+        security_group: ec2.ISecurityGroup,
+        bundle_dir: Path,
+    ) -> None:
+        super().__init__(scope, id_)
+        stack = Stack.of(self)
+
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description="Workbench instance: Session Manager, read its bundle and its password",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
+            ],
+        )
+
+        self.bundle = s3_assets.Asset(self, "Bundle", path=str(bundle_dir))
+        self.bundle.grant_read(self.role)
+
+        self.password = secretsmanager.Secret(
+            self,
+            "Password",
+            description="Login password of the workbench user (JupyterHub and RStudio)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=24, exclude_punctuation=True
+            ),
+        )
+        self.password.grant_read(self.role)
+        Validations.of(self.password).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SMG4",
+                reason="The secret is a Linux login password set once at provisioning; automatic "
+                "rotation would need a Lambda on the instance's network and would desynchronise "
+                "it from the user's password. Users change it with passwd.",
+            )
+        )
+
+        if config.key_name is not None:
+            self.key_pair: ec2.IKeyPair = ec2.KeyPair.from_key_pair_name(
+                self, "KeyPair", config.key_name
+            )
+            self.generated_key: ec2.KeyPair | None = None
+        else:
+            # The private key is kept in SSM Parameter Store (/ec2/keypair/<id>); an output
+            # prints the command that saves it to a .pem file.
+            self.generated_key = ec2.KeyPair(
+                self, "KeyPair", key_pair_name=f"{config.stack_name}-key"
+            )
+            self.key_pair = self.generated_key
+
+        self.instance = ec2.Instance(
+            self,
+            "Instance",
+            vpc=vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
+            security_group=security_group,
+            instance_type=ec2.InstanceType(config.instance_type),
+            machine_image=ec2.MachineImage.from_ssm_parameter(
+                UBUNTU_AMI_PARAMETERS[config.ubuntu_release], os=ec2.OperatingSystemType.LINUX
+            ),
+            role=self.role,
+            key_pair=self.key_pair,
+            require_imdsv2=True,
+            associate_public_ip_address=True,
+            block_devices=[
+                ec2.BlockDevice(
+                    device_name=ROOT_DEVICE,
+                    volume=ec2.BlockDeviceVolume.ebs(
+                        config.root_volume_gb,
+                        volume_type=ec2.EbsDeviceVolumeType.GP3,
+                        encrypted=True,
+                        delete_on_termination=True,
+                    ),
+                )
+            ],
+            user_data=ec2.UserData.custom(
+                render_text(
+                    "bootstrap.sh.j2",
+                    region=stack.region,
+                    stack=stack.stack_name,
+                    resource=INSTANCE_LOGICAL_ID,
+                    secret_arn=self.password.secret_arn,
+                    bucket=self.bundle.s3_bucket_name,
+                    key=self.bundle.s3_object_key,
+                )
+            ),
+        )
+        cfn_instance = self.instance.node.default_child
+        cfn_instance.override_logical_id(INSTANCE_LOGICAL_ID)
+
+        # `cdk deploy` waits for provision.sh to report that every public path answers.
+        cfn_instance.cfn_options.creation_policy = CfnCreationPolicy(
+            resource_signal=CfnResourceSignal(count=1, timeout=READY_TIMEOUT)
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudformation:SignalResource"],
+                resources=[stack.stack_id],
+            )
+        )
+
+        # cdk-nag 3 findings on IAM are granular: each wildcard is acknowledged by name.
+        Validations.of(self.role).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
+                "policy/AmazonSSMManagedInstanceCore]",
+                reason="AmazonSSMManagedInstanceCore is AWS's maintained minimum for Session "
+                "Manager, the way in when port 22 is closed.",
+            ),
+            *(
+                Acknowledgment(
+                    id=f"AwsSolutions::AwsSolutions-IAM5[{evidence}]",
+                    reason="From Asset.grant_read: read-only access to the CDK asset bucket that "
+                    "holds the bundle; the instance reads its bundle and nothing else there.",
+                )
+                for evidence in (
+                    "Action::s3:GetObject*",
+                    "Action::s3:GetBucket*",
+                    "Action::s3:List*",
+                    "Resource::arn:<AWS::Partition>:s3:::"
+                    "cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*",
+                )
+            ),
+        )
+        Validations.of(self.instance).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-EC28",
+                reason="Detailed (1-minute) monitoring costs extra for a single workbench; the "
+                "5-minute basic metrics are enough for the idle stop.",
+            ),
+            Acknowledgment(
+                id="AwsSolutions-EC29",
+                reason="A single instance by design; termination protection would make "
+                "`cdk destroy` fail. Users' files live on their own volume, which is kept.",
+            ),
+        )

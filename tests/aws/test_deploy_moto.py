@@ -1,0 +1,152 @@
+"""Deploy the synthesized template into moto's CloudFormation and look at it as a user's script
+would, with boto3. No account, no network.
+
+moto lacks CloudFormation models for AWS::EC2::KeyPair and AWS::SecretsManager::Secret;
+`workbench.emulator.register_missing_models` adds them (the same emulator `make local` embeds),
+so the default configuration, with its generated key pair, deploys as it is.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from stacks.network import SECURITY_GROUP_LOGICAL_ID
+from stacks.server import INSTANCE_LOGICAL_ID
+from tests.synth import synth
+from workbench.emulator import REGION, register_missing_models, seed_ssm
+
+KEY_NAME = "workbench-test"
+
+
+def deploy(template: dict, stack_name: str = "Workbench") -> dict:
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    cfn.create_stack(
+        StackName=stack_name,
+        TemplateBody=json.dumps(template),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    (stack,) = cfn.describe_stacks(StackName=stack_name)["Stacks"]
+    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"]
+        for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
+    }
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+    return {"physical": physical, "outputs": outputs}
+
+
+@pytest.fixture(autouse=True)
+def aws(monkeypatch):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    register_missing_models()
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name=REGION)
+        seed_ssm(ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"])
+        ec2.create_key_pair(KeyName=KEY_NAME)
+        yield ec2
+
+
+@pytest.fixture(scope="module")
+def templates(tmp_path_factory):
+    def make(**context):
+        return synth(tmp_path_factory.mktemp("moto"), **context)[1]
+
+    return {
+        "default": make(),
+        "restricted": make(ssh_cidr="203.0.113.4/32", key_name=KEY_NAME),
+        "closed": make(ssh_cidr="none"),
+    }
+
+
+def ingress_rules(ec2, group_id: str) -> set[tuple]:
+    (group,) = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    return {
+        (p["IpProtocol"], p["FromPort"], p["ToPort"], r["CidrIp"])
+        for p in group["IpPermissions"]
+        for r in p["IpRanges"]
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("default", {("tcp", 80, 80, "0.0.0.0/0"), ("tcp", 22, 22, "0.0.0.0/0")}),
+        ("restricted", {("tcp", 80, 80, "0.0.0.0/0"), ("tcp", 22, 22, "203.0.113.4/32")}),
+        ("closed", {("tcp", 80, 80, "0.0.0.0/0")}),
+    ],
+)
+def test_deployed_security_group_opens_exactly_22_and_80(aws, templates, name, expected):
+    deployed = deploy(templates[name])
+    group_id = deployed["physical"][SECURITY_GROUP_LOGICAL_ID]
+    assert ingress_rules(aws, group_id) == expected
+    assert deployed["outputs"]["SecurityGroupId"] == group_id
+
+
+def test_deployed_instance_carries_the_bootstrap(aws, templates):
+    deployed = deploy(templates["default"])
+    instance_id = deployed["physical"][INSTANCE_LOGICAL_ID]
+    attribute = aws.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
+    script = base64.b64decode(attribute["UserData"]["Value"]).decode()
+    assert script.startswith("#!/bin/bash\n")
+    assert "WORKBENCH_RESOURCE=WorkbenchInstance" in script
+    assert "WORKBENCH_STACK=Workbench" in script
+    assert "exec /opt/workbench/provision.sh" in script
+    (reservation,) = aws.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    assert reservation["Instances"][0]["KeyName"] == "Workbench-key"
+    assert reservation["Instances"][0]["InstanceType"] == "t3.medium"
+
+
+def test_existing_key_pair_is_used_as_it_is(aws, templates):
+    deployed = deploy(templates["restricted"])
+    instance_id = deployed["physical"][INSTANCE_LOGICAL_ID]
+    (reservation,) = aws.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    assert reservation["Instances"][0]["KeyName"] == KEY_NAME
+    assert "KeyCommand" not in deployed["outputs"]
+
+
+def test_generated_key_and_password_can_be_fetched_with_the_printed_commands(aws, templates):
+    deployed = deploy(templates["default"])
+    outputs = deployed["outputs"]
+    # The outputs are shell commands; run their API calls the way the CLI would.
+    key_parameter = outputs["KeyCommand"].split("--name ")[1].split()[0]
+    ssm = boto3.client("ssm", region_name=REGION)
+    pem = ssm.get_parameter(Name=key_parameter, WithDecryption=True)["Parameter"]["Value"]
+    assert pem.startswith("-----BEGIN")
+    secret_arn = outputs["PasswordCommand"].split("--secret-id ")[1].split()[0]
+    secrets = boto3.client("secretsmanager", region_name=REGION)
+    password = secrets.get_secret_value(SecretId=secret_arn)["SecretString"]
+    assert len(password) == 24 and password.isalnum()
+
+
+def test_deployed_stack_has_its_outputs(aws, templates):
+    deployed = deploy(templates["default"])
+    outputs = deployed["outputs"]
+    instance_id = deployed["physical"][INSTANCE_LOGICAL_ID]
+    assert outputs["InstanceId"] == instance_id
+    for name in (
+        "LandingUrl",
+        "JupyterhubUrl",
+        "RstudioUrl",
+        "PenguinsUrl",
+        "SshCommand",
+        "JupyterhubTunnel",
+        "RstudioTunnel",
+        "PenguinsTunnel",
+        "ApiTunnel",
+        "LoginUser",
+    ):
+        assert name in outputs, name
+    assert outputs["LandingUrl"].startswith("http://") and outputs["LandingUrl"].endswith("/")
+    assert outputs["JupyterhubUrl"].endswith("/jupyter/")
+    assert outputs["JupyterhubTunnel"].startswith(
+        "ssh -i Workbench.pem -N -L 8000:localhost:8000 ubuntu@"
+    )
+    assert "ApiUrl" not in outputs

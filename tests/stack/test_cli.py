@@ -1,0 +1,71 @@
+"""The real CDK CLI (npm aws-cdk, pinned): bad context is one clear line, good context synthesizes
+with no credentials and no network."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.synth import ROOT
+
+CDK = ROOT / "node_modules" / ".bin" / "cdk"
+
+
+def cdk(*args: str, cwd: Path = ROOT, outdir: Path | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "CDK_OUTDIR"}
+    env.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
+        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
+        CDK_DISABLE_CLI_TELEMETRY="true",
+        # No credentials anywhere: synth must not need them.
+        AWS_CONFIG_FILE="/nonexistent",
+        AWS_SHARED_CREDENTIALS_FILE="/nonexistent",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    extra = ["--output", str(outdir)] if outdir else []
+    return subprocess.run(
+        [str(CDK), *args, "--no-notices", *extra],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_bad_context_prints_one_line_and_no_traceback(tmp_path):
+    result = cdk("synth", "-c", "ssh_cidr=banana", outdir=tmp_path)
+    assert result.returncode != 0
+    ours = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert ours == [
+        "error: ssh_cidr: got 'banana'; expected an IPv4 CIDR such as 203.0.113.4/32, "
+        "or 'none' to close port 22"
+    ]
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "Workbench.template.json").exists(), "nothing half-synthesized"
+
+
+def test_synth_works_offline_without_credentials(tmp_path):
+    result = cdk("synth", "--quiet", "-c", "ssh_cidr=198.51.100.0/24", outdir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    template = json.loads((tmp_path / "Workbench.template.json").read_text())
+    group = template["Resources"]["WorkbenchSecurityGroup"]["Properties"]
+    assert {r["CidrIp"] for r in group["SecurityGroupIngress"]} == {"0.0.0.0/0", "198.51.100.0/24"}
+
+
+def test_python_app_py_reads_cdk_json_and_fails_cleanly(tmp_path):
+    env = {
+        **os.environ,
+        "CDK_OUTDIR": str(tmp_path),
+        "CDK_CONTEXT_JSON": json.dumps({"root_volume_gb": "tiny"}),
+    }
+    result = subprocess.run(
+        [sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: root_volume_gb: got 'tiny'; expected a whole number of GiB from 8 to 16384"
+    )

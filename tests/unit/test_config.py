@@ -1,0 +1,169 @@
+"""Every context key: good values parse, bad values get one line naming key, value and rule."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tests.synth import DEFAULT_CONTEXT
+from workbench.config import PARSERS, ConfigError, WorkbenchConfig, load_config
+
+
+def test_defaults_match_cdk_json():
+    assert load_config(DEFAULT_CONTEXT) == WorkbenchConfig()
+    documented = {k: v for k, v in DEFAULT_CONTEXT.items() if not k.startswith("@")}
+    assert set(documented) == set(PARSERS), "cdk.json must list every key with its default"
+
+
+def test_config_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        WorkbenchConfig().ssh_cidr = "1.2.3.4/32"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("key", "raw", "expected"),
+    [
+        ("stack_name", "Lab-12", "Lab-12"),
+        ("instance_type", "t3.large", "t3.large"),
+        ("instance_type", "M7I-FLEX.2XLARGE", "m7i-flex.2xlarge"),
+        ("ubuntu_release", "22.04", "22.04"),
+        ("ssh_cidr", "203.0.113.4/32", "203.0.113.4/32"),
+        ("ssh_cidr", "none", None),
+        ("ssh_cidr", "NONE", None),
+        ("key_name", "my key", "my key"),
+        ("key_name", None, None),
+        ("root_volume_gb", "40", 40),
+        ("root_volume_gb", 40, 40),
+        ("penguins_app", "false", False),
+        ("penguins_app", True, True),
+        ("penguin_api_public", "TRUE", True),
+        ("home_volume_gb", "100", 100),
+        ("home_snapshot_id", "snap-0123456789abcdef0", "snap-0123456789abcdef0"),
+        ("home_snapshot_id", "snap-01234567", "snap-01234567"),
+        ("idle_stop_minutes", "0", 0),
+        ("idle_stop_minutes", 90, 90),
+    ],
+)
+def test_good_values_parse(key, raw, expected):
+    assert getattr(load_config({key: raw}), key) == expected
+
+
+def test_cli_strings_and_json_values_mean_the_same():
+    as_json = load_config({"root_volume_gb": 50, "penguins_app": False, "idle_stop_minutes": 0})
+    as_cli = load_config(
+        {"root_volume_gb": "50", "penguins_app": "false", "idle_stop_minutes": "0"}
+    )
+    assert as_json == as_cli
+
+
+BAD_VALUES = [
+    (
+        "ssh_cidr",
+        "banana",
+        "ssh_cidr: got 'banana'; expected an IPv4 CIDR such as 203.0.113.4/32, "
+        "or 'none' to close port 22",
+    ),
+    (
+        "ssh_cidr",
+        "10.0.0.300/8",
+        "ssh_cidr: got '10.0.0.300/8'; expected an IPv4 CIDR such as 203.0.113.4/32, "
+        "or 'none' to close port 22",
+    ),
+    (
+        "ssh_cidr",
+        "203.0.113.4",
+        "ssh_cidr: got '203.0.113.4'; expected an IPv4 CIDR such as 203.0.113.4/32, "
+        "or 'none' to close port 22",
+    ),
+    (
+        "ssh_cidr",
+        "203.0.113.4/24",
+        "ssh_cidr: got '203.0.113.4/24'; expected a network address (an IPv4 CIDR such as "
+        "203.0.113.4/32, or 'none' to close port 22); host bits are set",
+    ),
+    (
+        "instance_type",
+        "large",
+        "instance_type: got 'large'; expected an EC2 instance type such as t3.medium or m7i.large",
+    ),
+    (
+        "instance_type",
+        "t2.micro",
+        "instance_type: got 't2.micro'; expected an instance with at least 2 GiB of memory "
+        "such as t3.small or t3.medium (JupyterHub and RStudio installs run out of memory on "
+        "nano and micro sizes)",
+    ),
+    (
+        "instance_type",
+        "t4g.medium",
+        "instance_type: got 't4g.medium'; expected an x86_64 instance type (the workbench "
+        "installs amd64 packages)",
+    ),
+    ("ubuntu_release", "20.04", "ubuntu_release: got '20.04'; expected 24.04 or 22.04"),
+    ("ubuntu_release", 20.04, "ubuntu_release: got 20.04; expected 24.04 or 22.04"),
+    (
+        "root_volume_gb",
+        "7",
+        "root_volume_gb: got '7'; expected a whole number of GiB from 8 to 16384",
+    ),
+    (
+        "root_volume_gb",
+        "thirty",
+        "root_volume_gb: got 'thirty'; expected a whole number of GiB from 8 to 16384",
+    ),
+    (
+        "root_volume_gb",
+        30.5,
+        "root_volume_gb: got 30.5; expected a whole number of GiB from 8 to 16384",
+    ),
+    (
+        "root_volume_gb",
+        True,
+        "root_volume_gb: got True; expected a whole number of GiB from 8 to 16384",
+    ),
+    ("penguins_app", "yes", "penguins_app: got 'yes'; expected true or false"),
+    ("penguin_api_public", 1, "penguin_api_public: got 1; expected true or false"),
+    (
+        "stack_name",
+        "1stack",
+        "stack_name: got '1stack'; expected a CloudFormation stack name: a letter, then "
+        "letters, digits or hyphens (max 128)",
+    ),
+    ("stack_name", ["a"], "stack_name: got ['a']; expected a string"),
+    (
+        "key_name",
+        "caf\u00e9",
+        "key_name: got 'caf\u00e9'; expected the name of an existing EC2 key pair "
+        "(printable ASCII, 1-255)",
+    ),
+    (
+        "home_snapshot_id",
+        "snapshot-1",
+        "home_snapshot_id: got 'snapshot-1'; expected an EBS snapshot ID such as "
+        "snap-0123456789abcdef0",
+    ),
+    (
+        "idle_stop_minutes",
+        "-5",
+        "idle_stop_minutes: got '-5'; expected a whole number of minutes from 0 to 10080 "
+        "(0 disables the idle stop)",
+    ),
+    (
+        "home_volume_gb",
+        "0",
+        "home_volume_gb: got '0'; expected a whole number of GiB from 1 to 16384",
+    ),
+]
+
+
+@pytest.mark.parametrize(("key", "raw", "message"), BAD_VALUES)
+def test_bad_values_name_key_value_and_rule(key, raw, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config({key: raw})
+    assert str(caught.value) == message
+    assert "\n" not in str(caught.value)
+
+
+def test_every_key_has_a_bad_value_test():
+    assert {key for key, _, _ in BAD_VALUES} == set(PARSERS)

@@ -1,0 +1,201 @@
+"""The workbench's configuration: CDK context values parsed and validated once.
+
+Values come from `cdk.json` (JSON types) or from `-c key=value` on the command line (always
+strings). Both go through the same parser, so `-c root_volume_gb=40` and `"root_volume_gb": 40`
+mean the same thing. Any bad value raises `ConfigError` with one line that names the key, the
+value received and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# Canonical's public SSM parameters: resolved by CloudFormation at deploy time, never at synth.
+UBUNTU_AMI_PARAMETERS = {
+    "24.04": "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id",
+    "22.04": "/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id",
+}
+SUPPORTED_RELEASES = tuple(UBUNTU_AMI_PARAMETERS)
+# family.size, e.g. t3.medium, m7i-flex.large, c6gn.2xlarge, u-6tb1.metal
+_INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.(nano|micro|small|medium|large|metal|\d*xlarge)$")
+# Graviton families (a "g" after the generation digit) need arm64 AMIs; we ship amd64 only.
+_ARM_FAMILY = re.compile(r"^[a-z]+\d+g[a-z]*\.|^a1\.")
+_KEY_NAME = re.compile(r"^[\x20-\x7e]{1,255}$")
+_STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
+LOGIN_USER = "workbench"
+"""The one Linux user for JupyterHub and RStudio logins (PAM, uid >= 1000)."""
+_SNAPSHOT_ID = re.compile(r"^snap-([0-9a-f]{8}|[0-9a-f]{17})$")
+# 1 GiB instances (t2.micro, t3.micro, ...) run out of memory installing JupyterHub and RStudio.
+_TOO_SMALL = re.compile(r"\.(nano|micro)$")
+
+
+class ConfigError(ValueError):
+    """A context value that cannot be used; the message is one line, ready to print."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkbenchConfig:
+    stack_name: str = "Workbench"
+    instance_type: str = "t3.medium"
+    ubuntu_release: str = "24.04"
+    # None closes port 22 entirely ("none" in context); Session Manager still works.
+    ssh_cidr: str | None = "0.0.0.0/0"
+    key_name: str | None = None
+    root_volume_gb: int = 30
+    penguins_app: bool = True
+    penguin_api_public: bool = False
+    home_volume_gb: int = 20
+    home_snapshot_id: str | None = None
+    idle_stop_minutes: int = 60
+
+    @property
+    def ssh_open(self) -> bool:
+        return self.ssh_cidr is not None
+
+
+def _fail(key: str, value: Any, allowed: str) -> ConfigError:
+    return ConfigError(f"{key}: got {value!r}; expected {allowed}")
+
+
+def _text(key: str, value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise _fail(key, value, "a string")
+    return str(value).strip()
+
+
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise _fail(key, value, "true or false")
+
+
+def _int_in(lo: int, hi: int, unit: str, note: str = "") -> Callable[[str, Any], int]:
+    allowed = f"a whole number of {unit} from {lo} to {hi}{note}"
+
+    def parse(key: str, value: Any) -> int:
+        if isinstance(value, bool):
+            raise _fail(key, value, allowed)
+        if isinstance(value, int):
+            number = value
+        elif isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
+            number = int(value)
+        else:
+            raise _fail(key, value, allowed)
+        if not lo <= number <= hi:
+            raise _fail(key, value, allowed)
+        return number
+
+    return parse
+
+
+def _stack_name(key: str, value: Any) -> str:
+    text = _text(key, value)
+    if not _STACK_NAME.fullmatch(text):
+        raise _fail(
+            key,
+            value,
+            "a CloudFormation stack name: a letter, then letters, digits or hyphens (max 128)",
+        )
+    return text
+
+
+def _instance_type(key: str, value: Any) -> str:
+    text = _text(key, value).lower()
+    if not _INSTANCE_TYPE.fullmatch(text):
+        raise _fail(key, value, "an EC2 instance type such as t3.medium or m7i.large")
+    if _ARM_FAMILY.match(text):
+        raise _fail(key, value, "an x86_64 instance type (the workbench installs amd64 packages)")
+    if _TOO_SMALL.search(text):
+        raise _fail(
+            key,
+            value,
+            "an instance with at least 2 GiB of memory such as t3.small or t3.medium "
+            "(JupyterHub and RStudio installs run out of memory on nano and micro sizes)",
+        )
+    return text
+
+
+def _release(key: str, value: Any) -> str:
+    text = _text(key, value)
+    if text not in SUPPORTED_RELEASES:
+        raise _fail(key, value, " or ".join(SUPPORTED_RELEASES))
+    return text
+
+
+def _ssh_cidr(key: str, value: Any) -> str | None:
+    text = _text(key, value)
+    allowed = "an IPv4 CIDR such as 203.0.113.4/32, or 'none' to close port 22"
+    if text.lower() == "none":
+        return None
+    if "/" not in text:
+        raise _fail(key, value, allowed)
+    try:
+        network = ipaddress.IPv4Network(text, strict=True)
+    except ValueError as exc:
+        if "has host bits set" in str(exc):
+            raise _fail(key, value, f"a network address ({allowed}); host bits are set") from None
+        raise _fail(key, value, allowed) from None
+    return str(network)
+
+
+def _optional(parse: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
+    def parse_optional(key: str, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and value.strip() in ("", "none")):
+            return None
+        return parse(key, value)
+
+    return parse_optional
+
+
+def _key_name(key: str, value: Any) -> str:
+    text = _text(key, value)
+    if not _KEY_NAME.fullmatch(text):
+        raise _fail(key, value, "the name of an existing EC2 key pair (printable ASCII, 1-255)")
+    return text
+
+
+def _snapshot_id(key: str, value: Any) -> str:
+    text = _text(key, value)
+    if not _SNAPSHOT_ID.fullmatch(text):
+        raise _fail(key, value, "an EBS snapshot ID such as snap-0123456789abcdef0")
+    return text
+
+
+# One parser per key; the dataclass defaults are the documented defaults (cdk.json repeats them).
+PARSERS: Mapping[str, Callable[[str, Any], Any]] = {
+    "stack_name": _stack_name,
+    "instance_type": _instance_type,
+    "ubuntu_release": _release,
+    "ssh_cidr": _ssh_cidr,
+    "key_name": _optional(_key_name),
+    "root_volume_gb": _int_in(8, 16384, "GiB"),
+    "penguins_app": _bool,
+    "penguin_api_public": _bool,
+    "home_volume_gb": _int_in(1, 16384, "GiB"),
+    "home_snapshot_id": _optional(_snapshot_id),
+    "idle_stop_minutes": _int_in(0, 10080, "minutes", " (0 disables the idle stop)"),
+}
+
+assert set(PARSERS) == {f.name for f in dataclasses.fields(WorkbenchConfig)}
+
+
+def load_config(get: Callable[[str], Any] | Mapping[str, Any]) -> WorkbenchConfig:
+    """Build the config from a context getter (`app.node.try_get_context`) or a mapping.
+
+    Keys that are absent (None) keep their defaults.
+    """
+    lookup = get.get if isinstance(get, Mapping) else get
+    values: dict[str, Any] = {}
+    for key, parse in PARSERS.items():
+        raw = lookup(key)
+        if raw is None:
+            continue
+        values[key] = parse(key, raw)
+    return WorkbenchConfig(**values)

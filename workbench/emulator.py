@@ -1,0 +1,184 @@
+"""What moto (the AWS emulator of the tests and `make local`) lacks before it can create the stack.
+
+moto has no Canonical public parameters and refuses put_parameter under /aws/*, and CDK's
+templates check the bootstrap version parameter; both are put into moto's SSM backend directly.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from workbench.config import UBUNTU_AMI_PARAMETERS
+
+REGION = "us-east-1"
+BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
+BOOTSTRAP_VERSION = "30"
+
+
+def seed_ssm(ami_id: str, *, region: str = REGION, account: str | None = None) -> None:
+    """Make the Ubuntu AMI parameters point at `ami_id` and set the CDK bootstrap version."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ssm.models import ssm_backends
+
+    account = account or DEFAULT_ACCOUNT_ID
+    store = ssm_backends[account][region]._parameters
+    values = {name: (ami_id, "aws:ec2:image") for name in UBUNTU_AMI_PARAMETERS.values()}
+    if not store.get(BOOTSTRAP_VERSION_PARAMETER):
+        values[BOOTSTRAP_VERSION_PARAMETER] = (BOOTSTRAP_VERSION, "text")
+    for name, (value, data_type) in values.items():
+        store[name] = [_parameter(account, name, value, "String", data_type)]
+
+
+def register_missing_models() -> None:
+    """Teach moto's CloudFormation the resource types the workbench uses and moto lacks.
+
+    Without them moto skips AWS::SecretsManager::Secret (so the role's policy loses its resource
+    and create_stack fails) and crashes on `Fn::GetAtt KeyPair.KeyPairId`. The models do what AWS
+    does, through moto's own backends: a secret with a generated string, and a key pair whose
+    private key is stored in SSM at /ec2/keypair/<id>. Safe to call more than once.
+    """
+    from moto.cloudformation import parsing
+
+    if _models_registered:
+        return
+    _define_models()
+    parsing.get_model_list.cache_clear()
+    parsing.get_model_map.cache_clear()
+
+
+_models_registered: list[type] = []
+
+
+def _define_models() -> None:
+    import json
+    import secrets
+    import string
+
+    from moto.core.common_models import CloudFormationModel
+    from moto.ec2.models import ec2_backends
+    from moto.secretsmanager.models import secretsmanager_backends
+    from moto.ssm.models import ssm_backends
+
+    class EmulatedSecret(CloudFormationModel):
+        def __init__(self, arn: str, name: str) -> None:
+            self.arn = arn
+            self.name = name
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "Name"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::SecretsManager::Secret"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr in ("Id",)
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            return self.arn
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.arn
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        ):
+            props = cloudformation_json.get("Properties", {})
+            generator = props.get("GenerateSecretString")
+            if generator is not None:
+                alphabet = string.ascii_letters + string.digits
+                length = int(generator.get("PasswordLength", 32))
+                value = "".join(secrets.choice(alphabet) for _ in range(length))
+            else:
+                value = props.get("SecretString", "")
+            backend = secretsmanager_backends[account_id][region_name]
+            created = backend.create_secret(
+                name=props.get("Name") or resource_name,
+                secret_string=value,
+                secret_binary=None,
+                description=props.get("Description"),
+                tags=props.get("Tags"),
+                kms_key_id=None,
+                client_request_token=None,
+                replica_regions=[],
+                force_overwrite=False,
+            )
+            details = json.loads(created)
+            return cls(details["ARN"], details["Name"])
+
+        @classmethod
+        def delete_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name, cloudformation_json, account_id, region_name
+        ):
+            return None
+
+    class EmulatedKeyPair(CloudFormationModel):
+        def __init__(self, key_pair) -> None:
+            self.key_pair = key_pair
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "KeyName"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::EC2::KeyPair"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr in ("KeyPairId", "KeyFingerprint")
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            if attribute_name == "KeyPairId":
+                return self.key_pair.id
+            return self.key_pair.key_fingerprint
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.key_pair.key_name
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        ):
+            props = cloudformation_json.get("Properties", {})
+            backend = ec2_backends[account_id][region_name]
+            key_pair = backend.create_key_pair(
+                props.get("KeyName") or resource_name, props.get("KeyType", "rsa"), {}
+            )
+            # As AWS does for CloudFormation-created key pairs.
+            store = ssm_backends[account_id][region_name]._parameters
+            name = f"/ec2/keypair/{key_pair.id}"
+            store[name] = [
+                _parameter(account_id, name, key_pair.key_material, "SecureString", "text")
+            ]
+            return cls(key_pair)
+
+        @classmethod
+        def delete_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name, cloudformation_json, account_id, region_name
+        ):
+            ec2_backends[account_id][region_name].delete_key_pair(resource_name)
+
+    _models_registered.extend([EmulatedSecret, EmulatedKeyPair])
+
+
+def _parameter(account: str, name: str, value: str, type_: str, data_type: str):
+    from moto.ssm.models import Parameter
+
+    return Parameter(
+        account_id=account,
+        name=name,
+        value=value,
+        parameter_type=type_,
+        description="seeded by workbench.emulator",
+        allowed_pattern=None,
+        keyid=None,
+        last_modified_date=datetime.datetime.now(datetime.UTC),
+        version=1,
+        data_type=data_type,
+    )

@@ -1,0 +1,127 @@
+"""The stack's outputs, described without CDK so that tools can read them back by name.
+
+The stack renders each spec with deploy-time values (CloudFormation tokens); `doctor` and local
+mode read the same names from `describe_stacks`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workbench.config import LOGIN_USER, WorkbenchConfig
+from workbench.services import Service, public_services, services
+
+SSH_USER = "ubuntu"  # the default user of Canonical's Ubuntu AMIs
+
+
+@dataclass(frozen=True, kw_only=True)
+class OutputSpec:
+    name: str
+    description: str
+    template: str
+    """`str.format` template over: ip, dns, instance_id, security_group_id, region, secret_arn,
+    key_pair_id."""
+
+    def render(self, values: dict[str, str | None]) -> str:
+        return self.template.format(**values)
+
+
+def key_file(config: WorkbenchConfig) -> str:
+    return f"{config.key_name or config.stack_name}.pem"
+
+
+def url_output_name(service: Service) -> str:
+    return f"{service.name.capitalize()}Url"
+
+
+def tunnel_output_name(service: Service) -> str:
+    return f"{service.name.capitalize()}Tunnel"
+
+
+def _tunnel(config: WorkbenchConfig, service: Service) -> str:
+    if config.ssh_open:
+        # The chapter: "the syntax for port forwarding completely defies my memory".
+        return (
+            f"ssh -i {key_file(config)} -N -L {service.port}:localhost:{service.port} "
+            f"{SSH_USER}@{{ip}}"
+        )
+    # Port 22 is closed: Session Manager forwards the port instead.
+    return (
+        "aws ssm start-session --region {region} --target {instance_id} "
+        "--document-name AWS-StartPortForwardingSession "
+        f"--parameters portNumber={service.port},localPortNumber={service.port}"
+    )
+
+
+def output_specs(config: WorkbenchConfig) -> tuple[OutputSpec, ...]:
+    specs = [
+        OutputSpec(
+            name="LandingUrl",
+            description="The workbench's landing page",
+            template="http://{ip}/",
+        )
+    ]
+    specs += [
+        OutputSpec(
+            name=url_output_name(s),
+            description=f"{s.title} through NGINX",
+            template=f"http://{{ip}}{s.location}",
+        )
+        for s in public_services(config)
+    ]
+    specs += [
+        OutputSpec(name="PublicIp", description="The instance's public IPv4", template="{ip}"),
+        OutputSpec(name="PublicDns", description="The instance's public DNS", template="{dns}"),
+        OutputSpec(name="InstanceId", description="The EC2 instance", template="{instance_id}"),
+        OutputSpec(
+            name="SecurityGroupId",
+            description="The security group (the firewall in front of the instance)",
+            template="{security_group_id}",
+        ),
+        OutputSpec(
+            name="SshCommand",
+            description="Log in to the instance",
+            template=(
+                f"ssh -i {key_file(config)} {SSH_USER}@{{ip}}"
+                if config.ssh_open
+                else "aws ssm start-session --region {region} --target {instance_id}"
+            ),
+        ),
+    ]
+    specs += [
+        OutputSpec(
+            name=tunnel_output_name(s),
+            description=f"Reach {s.title} on localhost:{s.port} around the proxy",
+            template=_tunnel(config, s),
+        )
+        for s in services(config)
+    ]
+    specs += [
+        OutputSpec(
+            name="LoginUser",
+            description="The user name for JupyterHub and RStudio",
+            template=LOGIN_USER,
+        ),
+        OutputSpec(
+            name="PasswordCommand",
+            description=f"Print the password of the {LOGIN_USER} user",
+            template=(
+                "aws secretsmanager get-secret-value --region {region} --secret-id {secret_arn} "
+                "--query SecretString --output text"
+            ),
+        ),
+    ]
+    if config.key_name is None:
+        pem = key_file(config)
+        specs.append(
+            OutputSpec(
+                name="KeyCommand",
+                description="Save the generated SSH private key to a file",
+                template=(
+                    "aws ssm get-parameter --region {region} --name /ec2/keypair/{key_pair_id} "
+                    f"--with-decryption --query Parameter.Value --output text > {pem} "
+                    f"&& chmod 400 {pem}"
+                ),
+            )
+        )
+    return tuple(specs)

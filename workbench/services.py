@@ -1,0 +1,138 @@
+"""The service registry: the one place that knows each service's name, port, path and proxying.
+
+The NGINX config, the landing page, the stack outputs, local mode, the doctor and the tests all
+derive from `services(config)`. Nothing else hard-codes a port or a public path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workbench.config import WorkbenchConfig
+
+
+@dataclass(frozen=True, kw_only=True)
+class Service:
+    name: str
+    """Short identifier: used in output names, file names and the `ports` render parameter."""
+    title: str
+    summary: str
+    """One line for the landing page."""
+    port: int
+    """The loopback port the service listens on, on the instance."""
+    path: str
+    """Public path prefix, without a trailing slash (`/jupyter`)."""
+    unit: str
+    """The systemd unit that runs it (what the 502 page and the doctor tell people to check)."""
+    public: bool
+    """Whether NGINX exposes it on port 80. Private services are reached by SSH tunnel only."""
+    strip_prefix: bool
+    """True: NGINX removes the path prefix before proxying (the service thinks it is at `/`)."""
+    websockets: bool
+    long_timeout: bool
+    """Long-lived connections (kernels, R sessions, Shiny): short read timeouts give 504s."""
+    buffering: bool = True
+    host_header: str = "$http_host"
+    """`$http_host` keeps the port (JupyterHub's origin check); RStudio wants `$host` on port 80."""
+    extra_headers: tuple[tuple[str, str], ...] = ()
+    redirect_to_prefix: bool = False
+    """Rewrite upstream redirects to `/` back under the prefix (Shiny Server redirects)."""
+    root_path_arg: bool = False
+    """The service is told its prefix itself (uvicorn --root-path) rather than by a header."""
+    health_path: str = "/"
+    """Path under the prefix that answers 200 (or a redirect) when the service is healthy."""
+    local: bool = True
+    """Whether `make local` and the live tests can run the real thing on this kind of machine."""
+
+    @property
+    def location(self) -> str:
+        return self.path + "/"
+
+    @property
+    def slug(self) -> str:
+        return self.name.replace("-", "_")
+
+
+def services(config: WorkbenchConfig) -> tuple[Service, ...]:
+    """Every service that runs on the instance for this configuration, public or not."""
+    result = [
+        Service(
+            name="jupyterhub",
+            title="JupyterHub",
+            summary="JupyterLab notebooks for Python, one server per user.",
+            port=8000,
+            path="/jupyter",
+            unit="jupyterhub",
+            public=True,
+            # bind_url carries /jupyter, so the prefix is kept.
+            strip_prefix=False,
+            websockets=True,
+            long_timeout=True,
+            buffering=False,
+            health_path="/hub/login",
+        ),
+        Service(
+            name="rstudio",
+            title="RStudio Server",
+            summary="The RStudio IDE for R in the browser.",
+            port=8787,
+            path="/rstudio",
+            unit="rstudio-server",
+            public=True,
+            strip_prefix=True,
+            websockets=True,
+            long_timeout=True,
+            # Posit: on port 80/443 omit the port so Host matches the browser's Origin header,
+            # otherwise sign-in loops (rstudio/rstudio #10118, #10022, #9768).
+            host_header="$host",
+            extra_headers=(("X-RStudio-Root-Path", "/rstudio"),),
+            health_path="/",
+            local=False,
+        ),
+    ]
+    if config.penguins_app:
+        result.append(
+            Service(
+                name="penguins",
+                title="Penguin Mass Predictor",
+                summary="A Shiny app: predict a penguin's body mass from species, sex and bill.",
+                port=3838,
+                path="/penguins",
+                unit="shiny-server",
+                public=True,
+                strip_prefix=True,
+                websockets=True,
+                long_timeout=True,
+                buffering=False,
+                redirect_to_prefix=True,
+            )
+        )
+    result.append(
+        Service(
+            name="api",
+            title="Penguin model API",
+            summary="The penguin body-mass model as an HTTP API (FastAPI docs at /api/docs).",
+            port=8080,
+            path="/api",
+            unit="penguin-api",
+            # The chapter's advice: if only the Shiny app calls the model, keep it private.
+            public=config.penguin_api_public,
+            strip_prefix=True,
+            websockets=False,
+            long_timeout=False,
+            root_path_arg=True,
+            health_path="/ping",
+        )
+    )
+    return tuple(result)
+
+
+def public_services(config: WorkbenchConfig) -> tuple[Service, ...]:
+    return tuple(s for s in services(config) if s.public)
+
+
+def service(config: WorkbenchConfig, name: str) -> Service:
+    for candidate in services(config):
+        if candidate.name == name:
+            return candidate
+    raise KeyError(name)
