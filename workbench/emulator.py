@@ -15,15 +15,21 @@ BOOTSTRAP_VERSION_PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 BOOTSTRAP_VERSION = "30"
 
 
-def seed_ssm(ami_id: str, *, region: str = REGION, account: str | None = None) -> None:
-    """Make the Ubuntu AMI parameters point at `ami_id` and set the CDK bootstrap version."""
+def seed_ssm(
+    ami_id: str, *, region: str = REGION, account: str | None = None, bootstrapped: bool = True
+) -> None:
+    """Make the Ubuntu AMI parameters point at `ami_id`.
+
+    `bootstrapped=True` also sets the CDK bootstrap version, for deploying a template without
+    `cdk bootstrap` (the tests); the real `cdk bootstrap` creates it itself (local mode).
+    """
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ssm.models import ssm_backends
 
     account = account or DEFAULT_ACCOUNT_ID
     store = ssm_backends[account][region]._parameters
     values = {name: (ami_id, "aws:ec2:image") for name in UBUNTU_AMI_PARAMETERS.values()}
-    if not store.get(BOOTSTRAP_VERSION_PARAMETER):
+    if bootstrapped and not store.get(BOOTSTRAP_VERSION_PARAMETER):
         values[BOOTSTRAP_VERSION_PARAMETER] = (BOOTSTRAP_VERSION, "text")
     for name, (value, data_type) in values.items():
         store[name] = [_parameter(account, name, value, "String", data_type)]

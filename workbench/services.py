@@ -41,6 +41,9 @@ class Service:
     """The service is told its prefix itself (uvicorn --root-path) rather than by a header."""
     health_path: str = "/"
     """Path under the prefix that answers 200 (or a redirect) when the service is healthy."""
+    websocket_probes: tuple[str, ...] = ()
+    """Paths under the location where the real service answers an anonymous websocket upgrade
+    with 101 (what `doctor` tries). Empty where every websocket needs a login first."""
     local: bool = True
     """Whether `make local` and the live tests can run the real thing on this kind of machine."""
 
@@ -105,6 +108,8 @@ def services(config: WorkbenchConfig) -> tuple[Service, ...]:
                 long_timeout=True,
                 buffering=False,
                 redirect_to_prefix=True,
+                # Shiny for Python's own endpoint, then Shiny Server's SockJS raw websocket.
+                websocket_probes=("websocket/", "__sockjs__/000/doctor00/websocket"),
             )
         )
     result.append(
