@@ -6,6 +6,9 @@ import json
 import os
 from pathlib import Path
 
+# Before aws_cdk loads: jsii prints a large end-of-life banner for Node 20 otherwise.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
 from aws_cdk import App
 
 from stacks.build import add_workbench
@@ -14,8 +17,6 @@ from workbench.render import render_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONTEXT: dict = json.loads((ROOT / "cdk.json").read_text())["context"]
-
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
 def synth(workdir: Path, **overrides: object) -> tuple[WorkbenchConfig, dict]:

@@ -36,6 +36,9 @@ class Target:
     nginx_runtime: str | None = None
     """None: the system's NGINX layout (/etc/nginx, /var/log/nginx, runs as www-data).
     A directory: pid, logs and temp files go there, so an unprivileged NGINX can run it."""
+    nginx_user: str | None = None
+    """With `nginx_runtime`: the user NGINX's workers run as. Root's workers would otherwise run as
+    `nobody`, which cannot read a bundle under a private temp directory."""
     mime_types: str = "/etc/nginx/mime.types"
     authenticator: str = "pam"
     """`pam` on the instance; `dummy` for tests and local mode (a shared generated password)."""
