@@ -9,61 +9,14 @@ so the default configuration, with its generated key pair, deploys as it is.
 from __future__ import annotations
 
 import base64
-import json
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from stacks.network import SECURITY_GROUP_LOGICAL_ID
 from stacks.server import INSTANCE_LOGICAL_ID
-from tests.synth import synth
-from workbench.emulator import REGION, register_missing_models, seed_ssm
-
-KEY_NAME = "workbench-test"
-
-
-def deploy(template: dict, stack_name: str = "Workbench") -> dict:
-    cfn = boto3.client("cloudformation", region_name=REGION)
-    cfn.create_stack(
-        StackName=stack_name,
-        TemplateBody=json.dumps(template),
-        Capabilities=["CAPABILITY_IAM"],
-    )
-    (stack,) = cfn.describe_stacks(StackName=stack_name)["Stacks"]
-    assert stack["StackStatus"] == "CREATE_COMPLETE", stack.get("StackStatusReason")
-    physical = {
-        r["LogicalResourceId"]: r["PhysicalResourceId"]
-        for r in cfn.describe_stack_resources(StackName=stack_name)["StackResources"]
-    }
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    return {"physical": physical, "outputs": outputs}
-
-
-@pytest.fixture(autouse=True)
-def aws(monkeypatch):
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(key, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    register_missing_models()
-    with mock_aws():
-        ec2 = boto3.client("ec2", region_name=REGION)
-        seed_ssm(ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"])
-        ec2.create_key_pair(KeyName=KEY_NAME)
-        yield ec2
-
-
-@pytest.fixture(scope="module")
-def templates(tmp_path_factory):
-    def make(**context):
-        return synth(tmp_path_factory.mktemp("moto"), **context)[1]
-
-    return {
-        "default": make(),
-        "restricted": make(ssh_cidr="203.0.113.4/32", key_name=KEY_NAME),
-        "closed": make(ssh_cidr="none"),
-    }
+from tests.aws.deployment import KEY_NAME, deploy
+from workbench.emulator import REGION
 
 
 def ingress_rules(ec2, group_id: str) -> set[tuple]:

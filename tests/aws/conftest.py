@@ -1,0 +1,37 @@
+"""The aws layer: moto plays AWS in-process, with what it lacks registered by workbench.emulator."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from tests.aws.deployment import KEY_NAME
+from tests.synth import synth
+from workbench.emulator import REGION, register_missing_models, seed_ssm
+
+
+@pytest.fixture(autouse=True)
+def aws(monkeypatch):
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.setenv(key, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    register_missing_models()
+    with mock_aws():
+        ec2 = boto3.client("ec2", region_name=REGION)
+        seed_ssm(ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"])
+        ec2.create_key_pair(KeyName=KEY_NAME)
+        yield ec2
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory):
+    def make(**context):
+        return synth(tmp_path_factory.mktemp("moto"), **context)[1]
+
+    return {
+        "default": make(),
+        "restricted": make(ssh_cidr="203.0.113.4/32", key_name=KEY_NAME),
+        "closed": make(ssh_cidr="none"),
+    }
