@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # `npx cdk` runs cdk.json's `python3 app.py`: make that the venv's Python.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: help setup system synth test test-unit test-stack test-aws test-live lint format deploy diff destroy clean
+.PHONY: bench help setup system synth test test-unit test-stack test-aws test-live lint format deploy diff destroy clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -74,3 +74,6 @@ destroy: setup ## delete the stack (see README: what is kept)
 
 clean: ## remove build outputs (keeps the venv and node_modules)
 	rm -rf cdk.out .pytest_cache .ruff_cache
+
+bench: setup system ## benchmarks: synth, tests, proxy overhead (writes BENCHMARKS.md)
+	$(PY) -m bench.run $(BENCH_ARGS)
