@@ -16,6 +16,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .PHONY: bench help setup system synth test test-unit test-stack test-aws test-live lint format deploy diff destroy clean
+.PHONY: sg-rules sg-diff sg-snapshot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -71,6 +72,19 @@ diff: setup ## what a deploy would change
 
 destroy: setup ## delete the stack (see README: what is kept)
 	$(CDK) destroy --no-notices $(CDK_ARGS)
+
+# Security-group review. sg-diff compares BASE with the working tree (uncommitted changes too).
+FORMAT ?= table
+BASE ?= $(shell git merge-base origin/main HEAD 2>/dev/null || echo HEAD)
+
+sg-rules: setup ## every security-group rule of the default config (FORMAT=table|markdown|json)
+	$(PY) -m workbench sg-rules --synth --format $(FORMAT)
+
+sg-diff: setup ## security-group changes since BASE (default: merge base with origin/main, else HEAD)
+	$(PY) -m workbench sg-diff $(BASE) .
+
+sg-snapshot: setup ## regenerate security-groups.md (commit it with the change that caused it)
+	$(PY) -m workbench sg-rules --snapshot
 
 clean: ## remove build outputs (keeps the venv and node_modules)
 	rm -rf cdk.out .pytest_cache .ruff_cache
