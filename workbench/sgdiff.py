@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.sgrules import (
+    EGRESS,
     INGRESS,
     ROOT,
     Group,
@@ -294,7 +295,7 @@ def widening_reasons(old: Rule | None, new: Rule) -> list[str]:
     if not reasons:
         reasons.append("new rule" if old is None else "allows traffic it did not allow before")
     if new.origin == "standalone" and (old is None or old.origin != "standalone"):
-        kind = INGRESS if new.direction == "ingress" else INGRESS.replace("Ingress", "Egress")
+        kind = INGRESS if new.direction == "ingress" else EGRESS
         reasons.append(f"standalone {kind}")
     if new.direction == "egress":
         reasons.insert(0, "egress")
