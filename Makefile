@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # `npx cdk` runs cdk.json's `python3 app.py`: make that the venv's Python.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: bench help setup system synth test test-unit test-stack test-aws test-live lint format deploy diff destroy clean
+.PHONY: bench doctor help setup system synth test test-unit test-stack test-aws test-live lint format deploy diff destroy clean
 .PHONY: sg-rules sg-diff sg-snapshot
 
 help: ## list the targets
@@ -44,7 +44,7 @@ synth: setup ## synthesize the CloudFormation template into cdk.out/ (offline)
 test: setup system ## every test layer (unit, stack, aws, live)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: setup ## config, registry and rendered files only (fast)
+test-unit: setup system ## config, registry and rendered files only (fast)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 test-stack: setup ## the template as policy
@@ -81,7 +81,8 @@ sg-rules: setup ## every security-group rule of the default config (FORMAT=table
 	$(PY) -m workbench sg-rules --synth --format $(FORMAT)
 
 sg-diff: setup ## security-group changes since BASE (default: merge base with origin/main, else HEAD)
-	$(PY) -m workbench sg-diff $(BASE) .
+	@# exit 1 (changes that only narrow exposure) is not a failure of the target
+	$(PY) -m workbench sg-diff $(BASE) . || [ $$? -eq 1 ]
 
 sg-snapshot: setup ## regenerate security-groups.md (commit it with the change that caused it)
 	$(PY) -m workbench sg-rules --snapshot
@@ -91,3 +92,6 @@ clean: ## remove build outputs (keeps the venv and node_modules)
 
 bench: setup system ## benchmarks: synth, tests, proxy overhead (writes BENCHMARKS.md)
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+doctor: setup ## where traffic to the workbench stops (URL=http://host[:port], default: the stack)
+	$(PY) -m workbench doctor $(if $(URL),--url $(URL)) $(DOCTOR_ARGS)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 COMMANDS: dict[str, tuple[str, str]] = {
     "sg-rules": ("workbench.sgrules", "every security-group rule of synthesized templates"),
     "sg-diff": ("workbench.sgdiff", "security-group changes between templates or git refs"),
+    "doctor": ("workbench.doctor", "find where traffic stops: DNS, firewall, proxy, service"),
 }
 
 

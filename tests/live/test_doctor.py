@@ -227,7 +227,7 @@ def test_firewall_that_drops_packets_is_a_timeout(netns):
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         result = subprocess.run(
-            [*netns, sys.executable, "-m", "workbench.doctor", "--url",
+            [*netns, sys.executable, "-m", "workbench", "doctor", "--url",
              f"http://127.0.0.1:{port}", "--timeout", "1", "--json"],
             cwd=ROOT, capture_output=True, text=True, timeout=60,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
