@@ -16,7 +16,7 @@ from types import MappingProxyType
 
 import jinja2
 
-from workbench.config import WorkbenchConfig
+from workbench.config import LOGIN_USER, WorkbenchConfig
 from workbench.services import Service, public_services, services
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -79,6 +79,7 @@ def _context(config: WorkbenchConfig, target: Target) -> dict[str, object]:
         "private": tuple(s for s in all_services if not s.public),
         "port": {s.name: upstream_port(s, target) for s in all_services},
         "www": f"{target.root}/www",
+        "login_user": LOGIN_USER,
     }
 
 
@@ -87,8 +88,19 @@ _FILES: tuple[tuple[str, str, int], ...] = (
     ("nginx.conf.j2", "nginx.conf", 0o644),
     ("index.html.j2", "www/index.html", 0o644),
     ("provision.sh.j2", "provision.sh", 0o755),
+    # Instance only: RStudio Server, Shiny Server and the systemd units provision.sh installs.
+    ("rserver.conf.j2", "rserver.conf", 0o644),
+    ("shiny-server.conf.j2", "shiny-server.conf", 0o644),
+    ("systemd/jupyterhub.service.j2", "systemd/jupyterhub.service", 0o644),
+    ("systemd/penguin-api.service.j2", "systemd/penguin-api.service", 0o644),
 )
-_STATIC: tuple[tuple[str, str], ...] = (("style.css", "www/style.css"),)
+_STATIC: tuple[tuple[str, str], ...] = (
+    ("style.css", "www/style.css"),
+    # Instance only: JupyterHub's pinned Python packages and configurable-http-proxy's lockfile.
+    ("jupyterhub/requirements.txt", "jupyterhub/requirements.txt"),
+    ("jupyterhub/chp/package.json", "jupyterhub/chp/package.json"),
+    ("jupyterhub/chp/package-lock.json", "jupyterhub/chp/package-lock.json"),
+)
 
 
 def render_bundle(config: WorkbenchConfig, dest: Path, *, target: Target = INSTANCE) -> Path:
