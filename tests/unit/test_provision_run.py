@@ -1,0 +1,284 @@
+"""The real rendered provision.sh, run in a sandbox (tests/unit/provision_sandbox.py).
+
+Proven here: the script's control flow. Steps run in order and are logged with timestamps;
+a first run installs, writes and starts everything and signals SUCCESS after the health check; a
+second run changes nothing; a config change restarts only what it concerns; each kind of failure
+signals FAILURE naming its step; the password reaches chpasswd and nothing else.
+Not proven here: that apt, dpkg, systemd, useradd, Secrets Manager and the downloads behave on
+Ubuntu as the stubs do. That needs an EC2 instance (`make deploy`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import pytest
+
+from tests.unit.provision_sandbox import Run, Sandbox
+from workbench.config import LOGIN_USER, WorkbenchConfig
+from workbench.services import public_services, service
+
+DEFAULT = WorkbenchConfig()
+STEPS = [
+    "swap", "home", "user", "packages", "r", "rstudio", "node", "jupyterhub", "api", "shiny",
+    "nginx", "health",
+]  # fmt: skip
+# What a run may do when there is nothing to change: look, never touch.
+READ_ONLY = {
+    ("dpkg-query",),
+    ("getent",),
+    ("id",),
+    ("passwd", "--status"),
+    ("swapon", "--show=NAME"),
+    ("systemctl", "is-enabled"),
+    ("systemctl", "is-active"),
+    ("/opt/node/bin/node", "--version"),
+    ("/opt/workbench/home-volume.sh", "mount"),  # the hook's own idempotency is its own
+    ("aws", "cloudformation"),
+}
+
+
+def is_read_only(call: list[str]) -> bool:
+    if call[0] == "curl":
+        return "-w" in call  # the health check, not a download
+    return any(tuple(call[: len(prefix)]) == prefix for prefix in READ_ONLY)
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    return Sandbox(tmp_path)
+
+
+def first_run(sandbox: Sandbox, config: WorkbenchConfig = DEFAULT) -> Run:
+    sandbox.render(config)
+    run = sandbox.run()
+    assert run.returncode == 0, run.output
+    return run
+
+
+def test_first_run_provisions_every_step_in_order_and_signals_success(sandbox):
+    run = first_run(sandbox)
+    assert run.steps() == STEPS
+    for line in run.log.splitlines():
+        assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d \[[a-z]+\] ", line), line
+    assert run.signals() == [("SUCCESS", "workbench-ready")]
+    assert run.calls[-1][:3] == ["aws", "cloudformation", "signal-resource"], "signal comes last"
+
+
+def test_health_checks_every_public_path_through_nginx_before_success(sandbox):
+    run = first_run(sandbox)
+    checked = [c[-1] for c in run.calls if c[0] == "curl" and "-w" in c]
+    expected = ["http://127.0.0.1:80/"] + [
+        f"http://127.0.0.1:80{s.path}{s.health_path}" for s in public_services(DEFAULT)
+    ]
+    api = service(DEFAULT, "api")
+    assert checked == [*expected, f"http://127.0.0.1:{api.port}{api.health_path}"]
+
+
+def test_first_run_installs_the_bundle_files_where_the_services_read_them(sandbox):
+    first_run(sandbox)
+    root, bundle = sandbox.root, sandbox.bundle
+    installed = {
+        "rserver.conf": "etc/rstudio/rserver.conf",
+        "shiny-server.conf": "etc/shiny-server/shiny-server.conf",
+        "jupyterhub_config.py": "etc/jupyterhub/jupyterhub_config.py",
+        "systemd/jupyterhub.service": "etc/systemd/system/jupyterhub.service",
+        "systemd/penguin-api.service": "etc/systemd/system/penguin-api.service",
+        "nginx.conf": "etc/nginx/nginx.conf",
+    }
+    for source, target in installed.items():
+        assert (root / target).read_bytes() == (bundle / source).read_bytes(), target
+    assert (root / "etc/nginx/nginx-backup.conf").read_text() == "# the distribution's nginx.conf\n"
+
+
+def test_every_program_a_unit_or_config_names_is_one_provision_created(sandbox):
+    first_run(sandbox)
+    root = sandbox.root
+    units = {
+        "jupyterhub": (root / "etc/systemd/system/jupyterhub.service").read_text(),
+        "penguin-api": (root / "etc/systemd/system/penguin-api.service").read_text(),
+    }
+    for name, text in units.items():
+        program = re.search(r"^ExecStart=(\S+)", text, re.M).group(1)
+        assert (root / program.lstrip("/")).exists(), f"{name}.service runs {program}"
+    path = re.search(r"^Environment=PATH=(\S+)", units["jupyterhub"], re.M).group(1)
+    for program in ("configurable-http-proxy", "node"):
+        found = [d for d in path.split(":") if (root / d.lstrip("/") / program).exists()]
+        assert found, f"{program} is on the jupyterhub unit's PATH"
+    shiny = (root / "etc/shiny-server/shiny-server.conf").read_text()
+    python = re.search(r"^python (\S+);", shiny, re.M).group(1)
+    assert (root / python.lstrip("/")).exists(), f"shiny-server.conf's python {python}"
+
+
+def test_pinned_versions_are_what_gets_installed(sandbox):
+    run = first_run(sandbox)
+    installs = [a for c in run.called("apt-get") if "install" in c for a in c]
+    assert {"r-base=4.3.3-2build2", "r-base-core=4.3.3-2build2"} <= set(installs)
+    downloads = [c[-1] for c in run.called("curl") if "-w" not in c]
+    assert downloads == [
+        "https://download2.rstudio.org/server/jammy/amd64/rstudio-server-2026.07.1-147-amd64.deb",
+        "https://nodejs.org/dist/v22.23.2/node-v22.23.2-linux-x64.tar.xz",
+        "https://download3.rstudio.org/ubuntu-20.04/x86_64/shiny-server-1.5.23.1030-amd64.deb",
+    ]
+    assert run.called("/opt/node/bin/npm", "ci"), "configurable-http-proxy from its lockfile"
+
+
+def test_a_second_run_changes_nothing_and_succeeds(sandbox):
+    first_run(sandbox)
+    before = sandbox.snapshot()
+    second = sandbox.run()
+    assert second.returncode == 0, second.output
+    assert sandbox.snapshot() == before
+    touching = [c for c in second.calls if not is_read_only(c)]
+    assert touching == [], f"a second run should only look: {touching}"
+    assert second.log.count("nothing to change") == len(STEPS)
+    assert second.signals() == [("SUCCESS", "workbench-ready")]
+
+
+def test_a_config_change_restarts_only_the_services_it_concerns(sandbox):
+    first_run(sandbox)
+    sandbox.render(WorkbenchConfig(penguin_api_public=True))
+    run = sandbox.run()
+    assert run.returncode == 0, run.output
+    restarted = {c[-1] for c in run.calls if c[:2] in (["systemctl", "restart"],)}
+    assert restarted == {"penguin-api"}, "the unit gained --root-path; nothing else changed"
+    assert run.called("systemctl", "daemon-reload")
+    assert run.called("systemctl", "reload-or-restart", "nginx"), "/api/ is now proxied"
+    nginx_test = run.calls.index(run.called("nginx", "-t")[0])
+    reload = run.calls.index(run.called("systemctl", "reload-or-restart", "nginx")[0])
+    assert nginx_test < reload
+    assert not run.called("apt-get") and not run.called("useradd")
+
+
+def test_a_restart_waits_for_the_step_that_changed_the_files(sandbox):
+    first_run(sandbox)
+    (sandbox.root / "etc/rstudio/rserver.conf").write_text("www-address=0.0.0.0\n")
+    run = sandbox.run()
+    assert run.returncode == 0, run.output
+    assert (sandbox.root / "etc/rstudio/rserver.conf").read_bytes() == (
+        sandbox.bundle / "rserver.conf"
+    ).read_bytes(), "a drifted config is put back"
+    assert {c[-1] for c in run.called("systemctl", "restart")} == {"rstudio-server"}
+
+
+FAILURES = {
+    "packages": ({"STUB_FAIL_APT": "1"}, "Unable to locate package"),
+    "user": ({"STUB_FAIL_SECRET": "1"}, "AccessDeniedException"),
+    "nginx": ({"STUB_FAIL_NGINX": "1"}, "unknown directive"),
+}
+
+
+@pytest.mark.parametrize("step", FAILURES)
+def test_a_failed_step_signals_failure_naming_it(sandbox, step):
+    env, evidence = FAILURES[step]
+    sandbox.render(DEFAULT)
+    run = sandbox.run(**env)
+    assert run.returncode != 0
+    assert run.signals() == [("FAILURE", f"step-{step}-failed")]
+    assert run.steps()[-1] == step, "nothing runs after the failed step"
+    assert re.search(rf"\[{step}\] FAILED \(exit \d+, line \d+\)", run.log), run.log
+    assert evidence in run.output
+
+
+def test_a_bad_nginx_config_never_replaces_the_running_one(sandbox):
+    first_run(sandbox)
+    running = (sandbox.root / "etc/nginx/nginx.conf").read_bytes()
+    sandbox.render(WorkbenchConfig(penguin_api_public=True))
+    run = sandbox.run(STUB_FAIL_NGINX="1")
+    assert run.signals() == [("FAILURE", "step-nginx-failed")]
+    assert (sandbox.root / "etc/nginx/nginx.conf").read_bytes() == running
+    assert not run.called("systemctl", "reload-or-restart", "nginx")
+
+
+def test_a_download_with_the_wrong_checksum_is_refused(sandbox):
+    # The real pins against the sandbox's fixture: the checksum cannot match.
+    sandbox.render(DEFAULT, real_pins=True)
+    run = sandbox.run()
+    assert run.signals() == [("FAILURE", "step-rstudio-failed")]
+    assert "checksum mismatch for https://download2.rstudio.org/" in run.log
+    assert not [c for c in run.called("apt-get") if any(a.endswith(".deb") for a in c)]
+    assert not list((sandbox.root / "var/cache/workbench").glob("*.deb*")), "no file kept"
+
+
+def test_a_path_that_stays_down_fails_the_health_step(sandbox):
+    sandbox.render(DEFAULT)
+    sandbox.answer("http://127.0.0.1:80/rstudio/", 502)
+    run = sandbox.run()
+    assert run.signals() == [("FAILURE", "step-health-failed")]
+    assert "health: http://127.0.0.1:80/rstudio/ answered 502 after 5 minutes" in run.log
+    assert len(run.called("sleep")) == 59, "60 tries, 5 s apart (sleep is a stub here)"
+
+
+@pytest.mark.parametrize("xtrace", [False, True], ids=["plain", "bash -x"])
+def test_the_password_reaches_chpasswd_and_nothing_else(sandbox, xtrace):
+    sandbox.render(DEFAULT)
+    run = sandbox.run(xtrace=xtrace)
+    assert run.returncode == 0, run.output
+    secret = sandbox.secret
+    assert secret not in run.output
+    assert secret not in run.log
+    assert not [c for c in run.calls if any(secret in a for a in c)], "never an argument"
+    for path in sandbox.root.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            assert secret.encode() not in path.read_bytes(), path
+    # chpasswd got "user:password" on stdin (the stub keeps only its hash, as /etc/shadow does).
+    digest = hashlib.sha256(f"{LOGIN_USER}:{secret}".encode()).hexdigest()
+    assert (sandbox.root / "etc/shadow").read_text() == f"{LOGIN_USER}:{digest}\n"
+
+
+def test_a_password_set_once_survives_reprovisioning(sandbox):
+    first_run(sandbox)
+    run = sandbox.run()
+    assert not run.called("aws", "secretsmanager"), "a password changed with passwd is kept"
+    assert not run.called("chpasswd")
+
+
+def test_the_login_user_must_be_a_regular_user(sandbox):
+    with (sandbox.root / "etc/passwd").open("a") as passwd:
+        passwd.write(f"{LOGIN_USER}:x:999:999::/home/{LOGIN_USER}:/bin/bash\n")
+    sandbox.render(DEFAULT)
+    run = sandbox.run()
+    assert run.signals() == [("FAILURE", "step-user-failed")]
+    assert "uid 999" in run.log
+    assert not run.called("chpasswd")
+
+
+def test_swap_on_small_instances_only_and_fstab_written_once(tmp_path):
+    small = Sandbox(tmp_path / "small", memory_kb=3_900_000)
+    first_run(small)
+    small.run()
+    assert (small.root / "etc/fstab").read_text().count("/swapfile none swap sw 0 0") == 1
+    big = Sandbox(tmp_path / "big", memory_kb=16_000_000)
+    run = first_run(big)
+    assert not run.called("fallocate") and not run.called("swapon")
+    assert "/swapfile" not in (big.root / "etc/fstab").read_text()
+
+
+def test_the_home_volume_is_mounted_before_the_user_is_created(sandbox):
+    run = first_run(sandbox)
+    mount = run.calls.index(["/opt/workbench/home-volume.sh", "mount"])
+    useradd = run.calls.index(run.called("useradd", "--create-home")[0])
+    assert mount < useradd
+    assert run.steps().index("home") == run.steps().index("swap") + 1
+
+
+def test_without_a_home_volume_script_home_stays_on_the_root_volume(sandbox):
+    sandbox.render(DEFAULT)
+    (sandbox.bundle / "home-volume.sh").unlink()
+    run = sandbox.run()
+    assert run.returncode == 0, run.output
+    assert "[home] no home volume script in the bundle" in run.log
+
+
+def test_without_the_penguins_app_no_shiny_server(sandbox):
+    run = first_run(sandbox, WorkbenchConfig(penguins_app=False))
+    assert "shiny" not in run.steps()
+    assert not [c for c in run.called("curl") if "shiny-server" in c[-1]]
+    assert not (sandbox.root / "etc/shiny-server").exists()
+
+
+def test_ubuntu_22_04_gets_its_own_r_pin(sandbox):
+    run = first_run(sandbox, WorkbenchConfig(ubuntu_release="22.04"))
+    installs = {a for c in run.called("apt-get") if "install" in c for a in c}
+    assert "r-base-core=4.1.2-1ubuntu2" in installs

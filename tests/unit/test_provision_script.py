@@ -1,0 +1,140 @@
+"""provision.sh as text: shellcheck-clean, strict, structured as named steps, every download pinned.
+
+Its behaviour is run for real in test_provision_run.py; these are the rules it is held to.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from tests.unit.provision_sandbox import pins
+from workbench.config import WorkbenchConfig
+from workbench.render import render_bundle, render_text
+
+VARIANTS = {
+    "default": WorkbenchConfig(),
+    "api-public": WorkbenchConfig(penguin_api_public=True),
+    "no-penguins": WorkbenchConfig(penguins_app=False),
+    "jammy": WorkbenchConfig(ubuntu_release="22.04", penguins_app=False, penguin_api_public=True),
+}
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+@pytest.fixture(scope="module")
+def scripts(tmp_path_factory) -> dict[str, str]:
+    base = tmp_path_factory.mktemp("provision")
+    return {
+        name: (render_bundle(config, base / name) / "provision.sh").read_text()
+        for name, config in VARIANTS.items()
+    }
+
+
+def test_shellcheck_passes_on_every_variant_and_the_bootstrap(tmp_path_factory):
+    shellcheck = shutil.which("shellcheck")
+    assert shellcheck, "make system installs shellcheck (Debian package)"
+    base = tmp_path_factory.mktemp("shellcheck")
+    paths = [
+        str(render_bundle(config, base / name) / "provision.sh")
+        for name, config in VARIANTS.items()
+    ]
+    bootstrap = base / "bootstrap.sh"
+    bootstrap.write_text(
+        render_text(
+            "bootstrap.sh.j2",
+            region="us-east-1",
+            stack="Workbench",
+            resource="WorkbenchInstance",
+            secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:pw",
+            bucket="cdk-assets",
+            key="bundle.zip",
+        )
+    )
+    paths.append(str(bootstrap))
+    done = subprocess.run(
+        [shellcheck, "--shell=bash", "--severity=style", *paths],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_strict_mode_and_a_trap_that_names_the_failed_step(scripts):
+    for name, script in scripts.items():
+        assert script.startswith("#!/bin/bash\n"), name
+        assert "\nset -Eeuo pipefail\n" in script, f"{name}: errexit, errtrace, nounset, pipefail"
+        assert "\ntrap 'on_error $? $LINENO' ERR\n" in script, name
+        assert 'signal FAILURE "step-${CURRENT_STEP}-failed"' in script, name
+        assert "set -x" not in script, f"{name}: tracing would print the password"
+
+
+def test_every_step_is_defined_and_every_defined_step_runs(scripts):
+    for name, script in scripts.items():
+        called = re.findall(r"^step ([a-z]+)$", script, re.M)
+        defined = re.findall(r"^step_([a-z]+)\(\) \{$", script, re.M)
+        assert sorted(called) == sorted(defined), name
+        assert len(set(called)) == len(called), f"{name}: a step runs once"
+        assert called[:3] == ["swap", "home", "user"], f"{name}: /home is mounted before the user"
+        assert called[-2:] == ["nginx", "health"], name
+        assert script.rstrip().endswith('signal SUCCESS "workbench-ready"'), name
+
+
+def test_every_download_is_pinned_to_a_sha256_and_checked(scripts):
+    for name, script in scripts.items():
+        found = pins(script)
+        urls = {k.removesuffix("_URL"): v for k, v in found.items() if k.endswith("_URL")}
+        assert {"RSTUDIO", "NODE"} <= set(urls), name
+        for pin, url in urls.items():
+            assert url.startswith("https://"), f"{name}: {pin}_URL is {url}"
+            assert HEX64.match(found.get(f"{pin}_SHA256", "")), f"{name}: {pin}_SHA256"
+            assert f'"${pin}_URL" "${pin}_SHA256"' in script, f"{name}: {pin} goes through fetch"
+        # Every curl that saves a file is the one in fetch(), which compares the sha256.
+        assert len(re.findall(r"^\s*curl .*-o ", script, re.M)) == 1, name
+        assert "sha256sum" in script
+
+
+def test_versions_in_urls_match_the_version_pins(scripts):
+    found = pins(scripts["default"])
+    assert f"v{found['NODE_VERSION']}/node-v{found['NODE_VERSION']}-linux-x64" in found["NODE_URL"]
+    assert "/jammy/amd64/rstudio-server-" in found["RSTUDIO_URL"], "noble uses the jammy build"
+    assert "SHINY_URL" not in pins(scripts["no-penguins"]), "no Shiny Server without the app"
+
+
+def test_r_is_pinned_per_ubuntu_release(scripts):
+    assert pins(scripts["default"])["R_VERSION"] == "4.3.3-2build2"
+    assert pins(scripts["jammy"])["R_VERSION"] == "4.1.2-1ubuntu2"
+
+
+# Absolute paths that name no file the script writes: arguments for useradd, the unit PATH, ...
+_NOT_WRITTEN = ("/bin/bash", "/usr/sbin/nologin", "/nonexistent", "/dev/null", "/swapfile ")
+
+
+def test_every_system_path_goes_through_sysroot(scripts):
+    """The sandbox can only prove what the script does if no path escapes WORKBENCH_SYSROOT."""
+    system = re.compile(
+        r"(?<![\w$}./:-])/(?:etc|opt|var|usr|srv|home|proc|run|swapfile)\b[^\s\"';)]*"
+    )
+    for name, script in scripts.items():
+        for number, line in enumerate(script.splitlines(), 1):
+            code = line.split(" #", 1)[0]
+            # Comments, log lines, change labels and patterns that only read are not paths used.
+            if code.lstrip().startswith("#") or re.search(r"\blog |CHANGED\+=|\bgrep ", code):
+                continue
+            for match in system.finditer(code):
+                before = code[: match.start()]
+                if before.endswith(("$SYSROOT", "${SYSROOT}")):
+                    continue
+                if any(code[match.start() :].startswith(p) for p in _NOT_WRITTEN):
+                    continue
+                pytest.fail(f"{name}: line {number} uses {match.group()} outside SYSROOT: {line}")
+
+
+def test_the_secret_is_read_once_into_a_variable_and_piped(scripts):
+    script = scripts["default"]
+    assert script.count("aws secretsmanager get-secret-value") == 1
+    assert 'printf \'%s:%s\\n\' "$LOGIN_USER" "$password" | chpasswd' in script
+    assert not re.search(r"(echo|log)[^\n]*\$\{?password", script), "never printed"
