@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CDK := npx --no-install cdk
 # Debian packages the tests run for real: command=package
-SYSTEM_PACKAGES := nginx=nginx chromium=chromium shellcheck=shellcheck
+SYSTEM_PACKAGES := nginx=nginx chromium=chromium shellcheck=shellcheck systemd-analyze=systemd
 
 # Node 20 is end of life for jsii: silence its banner; no telemetry from the CLI.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -59,6 +59,8 @@ test-live: setup system ## real NGINX, JupyterHub and Chromium on loopback
 lint: setup system ## ruff and shellcheck
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	shellcheck scripts/*.sh .ci/run tests/unit/*.sh
+	$(PY) -m pytest -q tests/unit/test_provision_script.py -k shellcheck
 
 format: setup ## apply ruff's formatting and fixes
 	$(VENV)/bin/ruff format .
