@@ -50,6 +50,13 @@ def sandbox(tmp_path):
     return Sandbox(tmp_path)
 
 
+@pytest.fixture(scope="module")
+def provisioned(tmp_path_factory) -> tuple[Sandbox, Run]:
+    """One first run of the default configuration, shared by the tests that only read it."""
+    sandbox = Sandbox(tmp_path_factory.mktemp("provisioned"))
+    return sandbox, first_run(sandbox)
+
+
 def first_run(sandbox: Sandbox, config: WorkbenchConfig = DEFAULT) -> Run:
     sandbox.render(config)
     run = sandbox.run()
@@ -57,8 +64,8 @@ def first_run(sandbox: Sandbox, config: WorkbenchConfig = DEFAULT) -> Run:
     return run
 
 
-def test_first_run_provisions_every_step_in_order_and_signals_success(sandbox):
-    run = first_run(sandbox)
+def test_first_run_provisions_every_step_in_order_and_signals_success(provisioned):
+    _, run = provisioned
     assert run.steps() == STEPS
     for line in run.log.splitlines():
         assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d \[[a-z]+\] ", line), line
@@ -66,8 +73,8 @@ def test_first_run_provisions_every_step_in_order_and_signals_success(sandbox):
     assert run.calls[-1][:3] == ["aws", "cloudformation", "signal-resource"], "signal comes last"
 
 
-def test_health_checks_every_public_path_through_nginx_before_success(sandbox):
-    run = first_run(sandbox)
+def test_health_checks_every_public_path_through_nginx_before_success(provisioned):
+    _, run = provisioned
     checked = [c[-1] for c in run.calls if c[0] == "curl" and "-w" in c]
     expected = ["http://127.0.0.1:80/"] + [
         f"http://127.0.0.1:80{s.path}{s.health_path}" for s in public_services(DEFAULT)
@@ -76,8 +83,8 @@ def test_health_checks_every_public_path_through_nginx_before_success(sandbox):
     assert checked == [*expected, f"http://127.0.0.1:{api.port}{api.health_path}"]
 
 
-def test_first_run_installs_the_bundle_files_where_the_services_read_them(sandbox):
-    first_run(sandbox)
+def test_first_run_installs_the_bundle_files_where_the_services_read_them(provisioned):
+    sandbox, _ = provisioned
     root, bundle = sandbox.root, sandbox.bundle
     installed = {
         "rserver.conf": "etc/rstudio/rserver.conf",
@@ -92,8 +99,8 @@ def test_first_run_installs_the_bundle_files_where_the_services_read_them(sandbo
     assert (root / "etc/nginx/nginx-backup.conf").read_text() == "# the distribution's nginx.conf\n"
 
 
-def test_every_program_a_unit_or_config_names_is_one_provision_created(sandbox):
-    first_run(sandbox)
+def test_every_program_a_unit_or_config_names_is_one_provision_created(provisioned):
+    sandbox, _ = provisioned
     root = sandbox.root
     units = {
         "jupyterhub": (root / "etc/systemd/system/jupyterhub.service").read_text(),
@@ -111,8 +118,8 @@ def test_every_program_a_unit_or_config_names_is_one_provision_created(sandbox):
     assert (root / python.lstrip("/")).exists(), f"shiny-server.conf's python {python}"
 
 
-def test_pinned_versions_are_what_gets_installed(sandbox):
-    run = first_run(sandbox)
+def test_pinned_versions_are_what_gets_installed(provisioned):
+    _, run = provisioned
     installs = [a for c in run.called("apt-get") if "install" in c for a in c]
     assert {"r-base=4.3.3-2build2", "r-base-core=4.3.3-2build2"} <= set(installs)
     downloads = [c[-1] for c in run.called("curl") if "-w" not in c]
@@ -255,8 +262,8 @@ def test_swap_on_small_instances_only_and_fstab_written_once(tmp_path):
     assert "/swapfile" not in (big.root / "etc/fstab").read_text()
 
 
-def test_the_home_volume_is_mounted_before_the_user_is_created(sandbox):
-    run = first_run(sandbox)
+def test_the_home_volume_is_mounted_before_the_user_is_created(provisioned):
+    _, run = provisioned
     mount = run.calls.index(["/opt/workbench/home-volume.sh", "mount"])
     useradd = run.calls.index(run.called("useradd", "--create-home")[0])
     assert mount < useradd
