@@ -129,6 +129,44 @@ def bench_synth(results: Results, runs: int) -> None:
     )
 
 
+# -- 2. tests -----------------------------------------------------------------------------------
+
+LAYERS = ("unit", "stack", "aws", "live")
+
+
+def bench_tests(results: Results, runs: int) -> None:
+    """The whole suite as `make test` runs it (everything installed), and each layer's share.
+
+    A layer's figure is the sum of its tests' durations (setup, call and teardown) in the same
+    full run, so the layers add up to the suite without running it twice more.
+    """
+    import xml.etree.ElementTree as ET
+
+    totals: list[float] = []
+    layers: dict[str, list[float]] = {layer: [] for layer in LAYERS}
+    for _ in range(max(1, min(runs, 2))):
+        with tempfile.TemporaryDirectory() as tmp:
+            report = Path(tmp) / "junit.xml"
+            totals.append(
+                timed([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}"])
+            )
+            spent = dict.fromkeys(LAYERS, 0.0)
+            for case in ET.parse(report).iter("testcase"):
+                parts = case.get("classname", "").split(".")
+                if len(parts) > 1 and parts[0] == "tests" and parts[1] in spent:
+                    spent[parts[1]] += float(case.get("time", 0))
+            for layer, seconds in spent.items():
+                layers[layer].append(seconds)
+    suite = results.add(Figure("tests", "make test (whole suite, installed)", "s", totals))
+    for layer in LAYERS:
+        results.add(Figure("tests", f"layer {layer} (its tests' durations)", "s", layers[layer]))
+    results.goals.append(
+        Goal(
+            "make test, warm, 2 cores", "at most 90 s", f"{suite.median:.0f} s", suite.median <= 90
+        )
+    )
+
+
 # -- report --------------------------------------------------------------------------------------
 
 
@@ -200,7 +238,7 @@ def markdown(payload: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-SECTIONS = {"synth": bench_synth}
+SECTIONS = {"synth": bench_synth, "tests": bench_tests}
 
 
 def main(argv: list[str] | None = None) -> int:
