@@ -6,7 +6,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 CDK := npx --no-install cdk
 # Debian packages the tests run for real: command=package
-SYSTEM_PACKAGES := nginx=nginx chromium=chromium shellcheck=shellcheck systemd-analyze=systemd
+SYSTEM_PACKAGES := nginx=nginx chromium=chromium shellcheck=shellcheck \
+	mkfs.ext4=e2fsprogs losetup=mount systemd-escape=systemd systemd-analyze=systemd
 
 # Node 20 is end of life for jsii: silence its banner; no telemetry from the CLI.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -34,7 +35,7 @@ node_modules/.installed: package.json package-lock.json
 	@npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-system: ## Debian packages the live tests need (nginx, chromium, shellcheck)
+system: ## Debian packages the live tests need (SYSTEM_PACKAGES: nginx, chromium, e2fsprogs, ...)
 	@scripts/system-packages.sh $(SYSTEM_PACKAGES)
 
 synth: setup ## synthesize the CloudFormation template into cdk.out/ (offline)
@@ -59,7 +60,7 @@ test-live: setup system ## real NGINX, JupyterHub and Chromium on loopback
 lint: setup system ## ruff and shellcheck
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	shellcheck scripts/*.sh .ci/run tests/unit/*.sh
+	shellcheck scripts/*.sh .ci/run tests/unit/*.sh assets/*.sh
 	$(PY) -m pytest -q tests/unit/test_provision_script.py -k shellcheck
 
 format: setup ## apply ruff's formatting and fixes

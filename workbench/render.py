@@ -100,6 +100,7 @@ _STATIC: tuple[tuple[str, str], ...] = (
     ("jupyterhub/requirements.txt", "jupyterhub/requirements.txt"),
     ("jupyterhub/chp/package.json", "jupyterhub/chp/package.json"),
     ("jupyterhub/chp/package-lock.json", "jupyterhub/chp/package-lock.json"),
+    ("home-volume.sh", "home-volume.sh"),
 )
 
 

@@ -1,0 +1,31 @@
+"""The /home mount script travels in the bundle, and the bootstrap tells it which volume is its."""
+
+from __future__ import annotations
+
+from workbench.config import WorkbenchConfig
+from workbench.render import ASSETS, render_bundle, render_text
+
+
+def test_bundle_carries_the_home_volume_script_unchanged(tmp_path):
+    bundle = render_bundle(WorkbenchConfig(), tmp_path / "bundle")
+    shipped = bundle / "home-volume.sh"
+    assert shipped.read_bytes() == (ASSETS / "home-volume.sh").read_bytes()
+
+
+def test_bootstrap_passes_the_volume_and_makes_bundle_scripts_executable():
+    text = render_text(
+        "bootstrap.sh.j2",
+        region="us-east-1",
+        stack="Workbench",
+        resource="WorkbenchInstance",
+        secret_arn="arn:secret",
+        bucket="bucket",
+        key="bundle.zip",
+        home_volume_id="vol-0123456789abcdef0",
+        home_device="/dev/sdf",
+    )
+    env_block = text.split("<<'ENV'\n", 1)[1].split("\nENV\n", 1)[0].splitlines()
+    assert "WORKBENCH_HOME_VOLUME_ID=vol-0123456789abcdef0" in env_block
+    assert "WORKBENCH_HOME_DEVICE=/dev/sdf" in env_block
+    # python -m zipfile drops file modes; provision.sh runs "$BUNDLE/home-volume.sh" directly.
+    assert "chmod 0755 /opt/workbench/*.sh" in text
