@@ -39,6 +39,8 @@ class WorkbenchServer(Construct):
         vpc: ec2.IVpc,
         security_group: ec2.ISecurityGroup,
         bundle_dir: Path,
+        home_volume_id: str,
+        home_device: str,
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
@@ -121,6 +123,8 @@ class WorkbenchServer(Construct):
                     secret_arn=self.password.secret_arn,
                     bucket=self.bundle.s3_bucket_name,
                     key=self.bundle.s3_object_key,
+                    home_volume_id=home_volume_id,
+                    home_device=home_device,
                 )
             ),
         )

@@ -1,4 +1,5 @@
-"""The workbench stack: wires the network and the server together and says how to reach them."""
+"""The workbench stack: wires the network, the server, users' /home volume and the idle stop
+together and says how to reach them."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from pathlib import Path
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from stacks.idle import IdleStop
 from stacks.network import WorkbenchNetwork
 from stacks.server import WorkbenchServer
+from stacks.storage import HomeVolume
 from workbench.config import WorkbenchConfig
+from workbench.idle import idle_window
 from workbench.outputs import OutputSpec, output_specs
 
 
@@ -26,6 +30,7 @@ class WorkbenchStack(Stack):
         super().__init__(scope, id_, **kwargs)
         self.config = config
         self.network = WorkbenchNetwork(self, "Network", config=config)
+        self.home = self._add_home_volume()
         self.server = WorkbenchServer(
             self,
             "Server",
@@ -33,8 +38,25 @@ class WorkbenchStack(Stack):
             vpc=self.network.vpc,
             security_group=self.network.security_group,
             bundle_dir=bundle_dir,
+            home_volume_id=self.home.volume.volume_id,
+            home_device=self.home.device,
         )
+        self.home.attach_to(self.server.instance)
+        self.idle_stop = self._add_idle_stop()
         self._add_outputs()
+
+    def _add_home_volume(self) -> HomeVolume:
+        # The instance goes into the first public subnet; the volume must be in its zone.
+        zone = self.network.vpc.public_subnets[0].availability_zone
+        return HomeVolume(self, "Home", config=self.config, availability_zone=zone)
+
+    def _add_idle_stop(self) -> IdleStop | None:
+        window = idle_window(self.config.idle_stop_minutes)
+        if window is None:
+            return None
+        return IdleStop(
+            self, "IdleStop", instance_id=self.server.instance.instance_id, window=window
+        )
 
     def _add_outputs(self) -> None:
         instance = self.server.instance
@@ -47,6 +69,7 @@ class WorkbenchStack(Stack):
             "region": self.region,
             "secret_arn": self.server.password.secret_arn,
             "key_pair_id": generated_key.key_pair_id if generated_key else None,
+            "home_volume_id": self.home.volume.volume_id,
         }
         for spec in output_specs(self.config):
             self._output(spec, values)

@@ -10,6 +10,11 @@ CONTEXTS = {
     "restricted": {"ssh_cidr": "203.0.113.4/32"},
     "closed": {"ssh_cidr": "none"},
     "existing_key": {"key_name": "workbench-test", "penguin_api_public": True},
+    "restore": {
+        "home_snapshot_id": "snap-0123456789abcdef0",
+        "home_volume_gb": 50,
+        "idle_stop_minutes": 0,
+    },
 }
 
 

@@ -39,9 +39,14 @@ def register_missing_models() -> None:
     """Teach moto's CloudFormation the resource types the workbench uses and moto lacks.
 
     Without them moto skips AWS::SecretsManager::Secret (so the role's policy loses its resource
-    and create_stack fails) and crashes on `Fn::GetAtt KeyPair.KeyPairId`. The models do what AWS
-    does, through moto's own backends: a secret with a generated string, and a key pair whose
-    private key is stored in SSM at /ec2/keypair/<id>. Safe to call more than once.
+    and create_stack fails) and AWS::CloudWatch::Alarm (the idle stop), and crashes on
+    `Fn::GetAtt KeyPair.KeyPairId`. The models do what AWS does, through moto's own backends: a
+    secret with a generated string, a key pair whose private key is stored in SSM at
+    /ec2/keypair/<id>, and a metric alarm that `describe_alarms` lists. moto's own models of
+    AWS::EC2::Volume (drops encryption, type, snapshot and tags) and AWS::EC2::VolumeAttachment
+    (no physical ID, so describe_stack_resources omits the field) are replaced by ones that keep
+    them. Deleting a volume is left to moto (it keeps it; no DeletionPolicy snapshot is made).
+    Safe to call more than once.
     """
     from moto.cloudformation import parsing
 
@@ -60,6 +65,7 @@ def _define_models() -> None:
     import secrets
     import string
 
+    from moto.cloudwatch.models import cloudwatch_backends
     from moto.core.common_models import CloudFormationModel
     from moto.ec2.models import ec2_backends
     from moto.secretsmanager.models import secretsmanager_backends
@@ -170,7 +176,139 @@ def _define_models() -> None:
         ):
             ec2_backends[account_id][region_name].delete_key_pair(resource_name)
 
-    _models_registered.extend([EmulatedSecret, EmulatedKeyPair])
+    class EmulatedAlarm(CloudFormationModel):
+        def __init__(self, alarm) -> None:
+            self.alarm = alarm
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return "AlarmName"
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::CloudWatch::Alarm"
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr in ("Arn",)
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            return self.alarm.alarm_arn
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.alarm.name
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        ):
+            props = cloudformation_json.get("Properties", {})
+            backend = cloudwatch_backends[account_id][region_name]
+            alarm = backend.put_metric_alarm(
+                name=props.get("AlarmName") or resource_name,
+                namespace=props.get("Namespace"),
+                metric_name=props.get("MetricName"),
+                comparison_operator=props["ComparisonOperator"],
+                evaluation_periods=int(props["EvaluationPeriods"]),
+                datapoints_to_alarm=(
+                    int(props["DatapointsToAlarm"]) if "DatapointsToAlarm" in props else None
+                ),
+                period=int(props["Period"]) if "Period" in props else None,
+                threshold=float(props["Threshold"]) if "Threshold" in props else None,
+                statistic=props.get("Statistic"),
+                extended_statistic=props.get("ExtendedStatistic"),
+                description=props.get("AlarmDescription"),
+                dimensions=props.get("Dimensions", []),
+                alarm_actions=props.get("AlarmActions", []),
+                ok_actions=props.get("OKActions", []),
+                insufficient_data_actions=props.get("InsufficientDataActions", []),
+                unit=props.get("Unit"),
+                actions_enabled=props.get("ActionsEnabled", True) in (True, "true"),
+                treat_missing_data=props.get("TreatMissingData"),
+            )
+            return cls(alarm)
+
+        @classmethod
+        def delete_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name, cloudformation_json, account_id, region_name
+        ):
+            cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
+
+    class EmulatedVolume(CloudFormationModel):
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::EC2::Volume"
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        ):
+            props = cloudformation_json.get("Properties", {})
+            backend = ec2_backends[account_id][region_name]
+            volume = backend.create_volume(
+                size=int(props["Size"]) if "Size" in props else None,
+                zone_name=props["AvailabilityZone"],
+                snapshot_id=props.get("SnapshotId"),
+                encrypted=str(props.get("Encrypted", False)).lower() == "true",
+                kms_key_id=props.get("KmsKeyId"),
+                volume_type=props.get("VolumeType"),
+                iops=int(props["Iops"]) if "Iops" in props else None,
+                throughput=int(props["Throughput"]) if "Throughput" in props else None,
+            )
+            tags = {t["Key"]: t["Value"] for t in props.get("Tags", [])}
+            if tags:
+                backend.create_tags([volume.id], tags)
+            return volume  # moto's own Volume: Ref gives its ID
+
+        @classmethod
+        def delete_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name, cloudformation_json, account_id, region_name
+        ):
+            return None
+
+    class EmulatedVolumeAttachment(CloudFormationModel):
+        def __init__(self, name: str, attachment) -> None:
+            self.name = name
+            self.attachment = attachment
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::EC2::VolumeAttachment"
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.name
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        ):
+            props = cloudformation_json["Properties"]
+            attachment = ec2_backends[account_id][region_name].attach_volume(
+                volume_id=props["VolumeId"],
+                instance_id=props["InstanceId"],
+                device_path=props["Device"],
+            )
+            return cls(resource_name, attachment)
+
+        @classmethod
+        def delete_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name, cloudformation_json, account_id, region_name
+        ):
+            return None
+
+    _models_registered.extend(
+        [EmulatedSecret, EmulatedKeyPair, EmulatedAlarm, EmulatedVolume, EmulatedVolumeAttachment]
+    )
 
 
 def _parameter(account: str, name: str, value: str, type_: str, data_type: str):

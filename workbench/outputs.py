@@ -20,7 +20,7 @@ class OutputSpec:
     description: str
     template: str
     """`str.format` template over: ip, dns, instance_id, security_group_id, region, secret_arn,
-    key_pair_id."""
+    key_pair_id, home_volume_id."""
 
     def render(self, values: dict[str, str | None]) -> str:
         return self.template.format(**values)
@@ -108,6 +108,23 @@ def output_specs(config: WorkbenchConfig) -> tuple[OutputSpec, ...]:
             template=(
                 "aws secretsmanager get-secret-value --region {region} --secret-id {secret_arn} "
                 "--query SecretString --output text"
+            ),
+        ),
+    ]
+    specs += [
+        OutputSpec(
+            name="HomeVolumeId",
+            description="The volume that holds /home; `cdk destroy` leaves a snapshot of it",
+            template="{home_volume_id}",
+        ),
+        OutputSpec(
+            name="StartCommand",
+            description="Start the instance after an idle stop and print its new public IP",
+            template=(
+                "aws ec2 start-instances --region {region} --instance-ids {instance_id} "
+                "&& aws ec2 wait instance-running --region {region} --instance-ids {instance_id} "
+                "&& aws ec2 describe-instances --region {region} --instance-ids {instance_id} "
+                "--query 'Reservations[0].Instances[0].PublicIpAddress' --output text"
             ),
         ),
     ]
