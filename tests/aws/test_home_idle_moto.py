@@ -12,38 +12,22 @@ import base64
 import copy
 
 import boto3
-import pytest
-from moto import mock_aws
 
 from stacks.server import INSTANCE_LOGICAL_ID
 from stacks.storage import HOME_DEVICE, HOME_VOLUME_LOGICAL_ID
-from tests.aws.test_deploy_moto import deploy
-from workbench.emulator import REGION, register_missing_models, seed_ssm
+from tests.aws.deployment import deploy
+from workbench.emulator import REGION
 from workbench.idle import IDLE_CPU_PERCENT
 
 
-@pytest.fixture
-def ec2(monkeypatch):
-    """A fresh moto account (as in test_deploy_moto.py), with the emulator's models."""
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(key, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    register_missing_models()
-    with mock_aws():
-        client = boto3.client("ec2", region_name=REGION)
-        seed_ssm(client.describe_images(Owners=["amazon"])["Images"][0]["ImageId"])
-        yield client
-
-
-def test_home_volume_is_encrypted_gp3_attached_in_the_instances_zone(ec2, synthesized):
+def test_home_volume_is_encrypted_gp3_attached_in_the_instances_zone(aws, synthesized):
     config, template = synthesized("default")
     deployed = deploy(template)
     volume_id = deployed["physical"][HOME_VOLUME_LOGICAL_ID]
     instance_id = deployed["physical"][INSTANCE_LOGICAL_ID]
     assert deployed["outputs"]["HomeVolumeId"] == volume_id
-    (volume,) = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"]
-    (reservation,) = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    (volume,) = aws.describe_volumes(VolumeIds=[volume_id])["Volumes"]
+    (reservation,) = aws.describe_instances(InstanceIds=[instance_id])["Reservations"]
     instance = reservation["Instances"][0]
     assert volume["Size"] == config.home_volume_gb
     assert volume["Encrypted"] is True
@@ -55,11 +39,11 @@ def test_home_volume_is_encrypted_gp3_attached_in_the_instances_zone(ec2, synthe
     assert {"Key": "Name", "Value": "Workbench-home"} in volume["Tags"]
 
 
-def test_instance_is_told_its_home_volume(ec2, synthesized):
+def test_instance_is_told_its_home_volume(aws, synthesized):
     _, template = synthesized("default")
     deployed = deploy(template)
     instance_id = deployed["physical"][INSTANCE_LOGICAL_ID]
-    attribute = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
+    attribute = aws.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
     script = base64.b64decode(attribute["UserData"]["Value"]).decode()
     volume_id = deployed["physical"][HOME_VOLUME_LOGICAL_ID]
     assert f"\nWORKBENCH_HOME_VOLUME_ID={volume_id}\n" in script
@@ -75,17 +59,17 @@ def restore_template(ec2, template: dict) -> tuple[dict, str]:
     return template, snapshot_id
 
 
-def test_restore_starts_the_volume_from_the_snapshot(ec2, synthesized):
-    template, snapshot_id = restore_template(ec2, synthesized("restore")[1])
+def test_restore_starts_the_volume_from_the_snapshot(aws, synthesized):
+    template, snapshot_id = restore_template(aws, synthesized("restore")[1])
     deployed = deploy(template)
     volume_id = deployed["physical"][HOME_VOLUME_LOGICAL_ID]
-    (volume,) = ec2.describe_volumes(VolumeIds=[volume_id])["Volumes"]
+    (volume,) = aws.describe_volumes(VolumeIds=[volume_id])["Volumes"]
     assert volume["SnapshotId"] == snapshot_id
     assert volume["Size"] == 50
     assert volume["Encrypted"] is True
 
 
-def test_idle_alarm_stops_the_deployed_instance(ec2, synthesized):
+def test_idle_alarm_stops_the_deployed_instance(aws, synthesized):
     _, template = synthesized("default")
     deployed = deploy(template)
     instance_id = deployed["physical"][INSTANCE_LOGICAL_ID]
@@ -99,9 +83,9 @@ def test_idle_alarm_stops_the_deployed_instance(ec2, synthesized):
     assert alarm["ComparisonOperator"] == "LessThanThreshold"
 
 
-def test_no_alarm_when_the_idle_stop_is_off(ec2, synthesized):
+def test_no_alarm_when_the_idle_stop_is_off(aws, synthesized):
     config, template = synthesized("restore")
     assert config.idle_stop_minutes == 0
-    deploy(restore_template(ec2, template)[0])
+    deploy(restore_template(aws, template)[0])
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
     assert cloudwatch.describe_alarms()["MetricAlarms"] == []

@@ -51,6 +51,8 @@ def test_shellcheck_passes_on_every_variant_and_the_bootstrap(tmp_path_factory):
             secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:pw",
             bucket="cdk-assets",
             key="bundle.zip",
+            home_volume_id="vol-0123456789abcdef0",
+            home_device="/dev/sdf",
         )
     )
     paths.append(str(bootstrap))
