@@ -1,9 +1,9 @@
 """Render the provisioning bundle: every file the instance (or a local run) needs, from one config.
 
 `render_bundle(config, dest)` writes the instance's files. Live tests and `make local` call the
-same function with a `Target` that moves NGINX onto loopback and points it at other upstream
-ports; nothing else differs. Templates live in `assets/` and use StrictUndefined: a missing
-variable is an error, never an empty string.
+same function with a `Target` that moves NGINX onto loopback, points it at other upstream ports
+and lets JupyterHub log in without PAM; nothing else differs. Templates live in `assets/` and use
+StrictUndefined: a missing variable is an error, never an empty string.
 """
 
 from __future__ import annotations
@@ -21,6 +21,11 @@ from workbench.services import Service, public_services, services
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 INSTANCE_ROOT = "/opt/workbench"
+AUTHENTICATORS = ("pam", "dummy")
+
+
+class TargetError(ValueError):
+    """A render parameter that cannot be used; the message is one line, ready to print."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,20 +35,50 @@ class Target:
     listen: str = "80"
     """NGINX `listen` value: `80` on the instance, `127.0.0.1:<port>` on loopback."""
     ports: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
-    """Upstream port per service name, overriding the registry's (tests pick free ports)."""
+    """Port per port name (`api`, `jupyterhub.hub`, ...), overriding the registry's."""
     root: str = INSTANCE_ROOT
     """Where the bundle lives when it runs (the landing page is served from `<root>/www`)."""
     nginx_runtime: str | None = None
     """None: the system's NGINX layout (/etc/nginx, /var/log/nginx, runs as www-data).
-    A directory: pid, logs and temp files go there, so an unprivileged NGINX can run it."""
+    A directory: pid, access log and temp files go there and errors to stderr, so that an
+    unprivileged NGINX can run it under a supervisor."""
     nginx_user: str | None = None
     """With `nginx_runtime`: the user NGINX's workers run as. Root's workers would otherwise run as
     `nobody`, which cannot read a bundle under a private temp directory."""
     mime_types: str = "/etc/nginx/mime.types"
     authenticator: str = "pam"
-    """`pam` on the instance; `dummy` for tests and local mode (a shared generated password)."""
+    """`pam` on the instance (Linux users); `dummy` for tests and local mode: one allowed user,
+    `login_password`, and servers spawned as the hub's own user."""
+    login_password: str | None = None
+    """The dummy authenticator's password (None with `pam`: PAM checks the real one)."""
+    jupyterhub_state: str = "/var/lib/jupyterhub"
+    """JupyterHub's database, cookie secret and proxy pid file."""
+    jupyterhub_bin: str = "/opt/jupyterhub/venv/bin"
+    """Where `jupyterhub-singleuser` is (the JupyterHub venv)."""
+    chp_command: str = "configurable-http-proxy"
+    """configurable-http-proxy: on PATH on the instance (npm -g), node_modules/.bin locally."""
     ssh_host: str = "<public-ip>"
     """What the landing page's SSH tunnel hint connects to."""
+
+    def __post_init__(self) -> None:
+        if self.authenticator not in AUTHENTICATORS:
+            raise TargetError(
+                f"authenticator: got {self.authenticator!r}; expected one of "
+                f"{', '.join(AUTHENTICATORS)}"
+            )
+        if self.authenticator == "dummy" and not self.login_password:
+            raise TargetError(
+                f"login_password: got {self.login_password!r}; expected a non-empty password "
+                "with the dummy authenticator"
+            )
+        if self.authenticator == "pam" and self.login_password is not None:
+            raise TargetError(
+                "login_password: got a password; expected None with the pam authenticator "
+                "(the password never goes into a rendered file)"
+            )
+        for name, port in self.ports.items():
+            if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+                raise TargetError(f"ports[{name!r}]: got {port!r}; expected a port from 1 to 65535")
 
 
 INSTANCE = Target()
@@ -58,6 +93,20 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
     )
+
+
+def port_map(config: WorkbenchConfig, target: Target = INSTANCE) -> dict[str, int]:
+    """Every port name of every service -> the port it uses for this target."""
+    defaults: dict[str, int] = {}
+    for s in services(config):
+        defaults |= s.default_ports()
+    unknown = sorted(set(target.ports) - set(defaults))
+    if unknown:
+        raise TargetError(
+            f"ports: got unknown name {unknown[0]!r}; expected names from "
+            f"{', '.join(sorted(defaults))}"
+        )
+    return defaults | dict(target.ports)
 
 
 def upstream_port(service: Service, target: Target) -> int:
@@ -77,7 +126,8 @@ def _context(config: WorkbenchConfig, target: Target) -> dict[str, object]:
         "services": all_services,
         "public": public_services(config),
         "private": tuple(s for s in all_services if not s.public),
-        "port": {s.name: upstream_port(s, target) for s in all_services},
+        "by_name": {s.name: s for s in all_services},
+        "port": port_map(config, target),
         "www": f"{target.root}/www",
         "login_user": LOGIN_USER,
     }
@@ -87,6 +137,8 @@ def _context(config: WorkbenchConfig, target: Target) -> dict[str, object]:
 _FILES: tuple[tuple[str, str, int], ...] = (
     ("nginx.conf.j2", "nginx.conf", 0o644),
     ("index.html.j2", "www/index.html", 0o644),
+    ("jupyterhub_config.py.j2", "jupyterhub_config.py", 0o644),
+    ("penguins-app/settings.json.j2", "penguins-app/settings.json", 0o644),
     ("provision.sh.j2", "provision.sh", 0o755),
     # Instance only: RStudio Server, Shiny Server and the systemd units provision.sh installs.
     ("rserver.conf.j2", "rserver.conf", 0o644),
@@ -102,21 +154,29 @@ _STATIC: tuple[tuple[str, str], ...] = (
     ("jupyterhub/chp/package-lock.json", "jupyterhub/chp/package-lock.json"),
     ("home-volume.sh", "home-volume.sh"),
 )
+# Directories copied as they are (templates in them are rendered through _FILES instead).
+_STATIC_DIRS: tuple[str, ...] = ("penguin-api", "penguins-app")
 
 
 def render_bundle(config: WorkbenchConfig, dest: Path, *, target: Target = INSTANCE) -> Path:
     """Write the bundle into `dest` (created if needed, emptied first) and return it."""
     dest = Path(dest)
+    env = _environment()
+    context = _context(config, target)  # validates the target before anything is written
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    env = _environment()
-    context = _context(config, target)
+    for directory in _STATIC_DIRS:
+        shutil.copytree(
+            ASSETS / directory,
+            dest / directory,
+            ignore=shutil.ignore_patterns("*.j2", "__pycache__", "*.pyc"),
+        )
     for template, out, mode in _FILES:
         _write(dest / out, env.get_template(template).render(**context), mode)
-    for service in public_services(config):
-        page = env.get_template("502.html.j2").render(service=service, **context)
-        _write(dest / "www" / "errors" / f"{service.name}.html", page, 0o644)
+    for s in public_services(config):
+        page = env.get_template("502.html.j2").render(**(context | {"service": s}))
+        _write(dest / "www" / "errors" / f"{s.name}.html", page, 0o644)
     for source, out in _STATIC:
         (dest / out).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(ASSETS / source, dest / out)

@@ -33,7 +33,8 @@ class Service:
     """Long-lived connections (kernels, R sessions, Shiny): short read timeouts give 504s."""
     buffering: bool = True
     host_header: str = "$http_host"
-    """`$http_host` keeps the port (JupyterHub's origin check); RStudio wants `$host` on port 80."""
+    """What NGINX sends as Host. `$http_host` is exactly what the browser sent, port included when
+    it is not 80: JupyterHub's and RStudio's origin checks compare it with the Origin header."""
     extra_headers: tuple[tuple[str, str], ...] = ()
     redirect_to_prefix: bool = False
     """Rewrite upstream redirects to `/` back under the prefix (Shiny Server redirects)."""
@@ -46,6 +47,18 @@ class Service:
     with 101 (what `doctor` tries). Empty where every websocket needs a login first."""
     local: bool = True
     """Whether `make local` and the live tests can run the real thing on this kind of machine."""
+    internal_ports: tuple[tuple[str, int], ...] = ()
+    """Loopback ports the service also binds besides `port` (never proxied), by role. Render
+    parameters name them `<service>.<role>` (e.g. `jupyterhub.hub`)."""
+
+    def port_names(self) -> tuple[str, ...]:
+        """Every port name of this service, as the `ports` render parameter spells them."""
+        return (self.name, *(f"{self.name}.{role}" for role, _ in self.internal_ports))
+
+    def default_ports(self) -> dict[str, int]:
+        return {self.name: self.port} | {
+            f"{self.name}.{role}": port for role, port in self.internal_ports
+        }
 
     @property
     def location(self) -> str:
@@ -73,6 +86,8 @@ def services(config: WorkbenchConfig) -> tuple[Service, ...]:
             long_timeout=True,
             buffering=False,
             health_path="/hub/login",
+            # JupyterHub's own defaults, named so that tests and local runs can move them.
+            internal_ports=(("hub", 8081), ("proxy-api", 8001)),
         ),
         Service(
             name="rstudio",
@@ -85,9 +100,12 @@ def services(config: WorkbenchConfig) -> tuple[Service, ...]:
             strip_prefix=True,
             websockets=True,
             long_timeout=True,
-            # Posit: on port 80/443 omit the port so Host matches the browser's Origin header,
-            # otherwise sign-in loops (rstudio/rstudio #10118, #10022, #9768).
-            host_header="$host",
+            # RStudio builds its absolute redirects (auth-sign-in) from Host and rejects a sign-in
+            # whose Origin differs from Host: Host must be what the browser sent, or sign-in
+            # loops (rstudio/rstudio #10118, #10022, #9768). Posit's examples use `$host`, which
+            # equals `$http_host` on port 80 but drops the port when the proxy is reached on
+            # another one (an SSH tunnel to port 80, a local run): `$http_host` works for both.
+            host_header="$http_host",
             extra_headers=(("X-RStudio-Root-Path", "/rstudio"),),
             health_path="/",
             local=False,
