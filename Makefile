@@ -45,7 +45,7 @@ synth: setup ## synthesize the CloudFormation template into cdk.out/ (offline)
 test: setup system ## every test layer (unit, stack, aws, live)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-test-unit: setup system ## config, registry and rendered files only (fast)
+test-unit: setup system ## config, registry and rendered files (fast; nginx -t on the real binary)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 test-stack: setup ## the template as policy
@@ -54,7 +54,7 @@ test-stack: setup ## the template as policy
 test-aws: setup ## deploy the template into moto
 	$(PY) -m pytest tests/aws $(PYTEST_ARGS)
 
-test-live: setup system ## real NGINX, JupyterHub and Chromium on loopback
+test-live: setup system ## real NGINX, JupyterHub, model API, Shiny app and Chromium on loopback
 	$(PY) -m pytest tests/live $(PYTEST_ARGS)
 
 lint: setup system ## ruff and shellcheck
