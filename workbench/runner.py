@@ -1,0 +1,411 @@
+"""Run the workbench's processes on loopback: the live tests, `make local` and `doctor` tests.
+
+Two layers, both plain Python:
+- `Supervisor` starts processes (each in its own process group, output to `<logs>/<name>.log`),
+  waits until each answers HTTP, and stops them all: SIGTERM to the group, then SIGKILL, then
+  any descendant that left the group (JupyterHub's spawned servers start their own session).
+  Errors name the service and its log. Use it as a context manager.
+- `start_workbench` renders a bundle for a loopback `Target` (free ports, the dummy
+  authenticator) and starts NGINX, JupyterHub with configurable-http-proxy, the model API and
+  the penguins app from it: the same rendered files as the instance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from workbench.config import LOGIN_USER, WorkbenchConfig
+from workbench.render import Target, port_map, render_bundle
+from workbench.services import Service, services
+
+REPO = Path(__file__).resolve().parent.parent
+CHP = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
+STOP_GRACE = 10.0
+"""Seconds between SIGTERM and SIGKILL: JupyterHub stops its users' servers in that time."""
+
+
+class RunnerError(RuntimeError):
+    """A process that would not start or answer; the message names it and its log."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (the kernel's choice)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessSpec:
+    name: str
+    argv: Sequence[str]
+    cwd: Path | None = None
+    env: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Added to (or replacing) the supervisor's environment."""
+    ready_url: str | None = None
+    """Ready once a GET answers below 400 (redirects not followed); None: ready when started."""
+    ready_timeout: float = 60.0
+
+
+@dataclass
+class _Running:
+    spec: ProcessSpec
+    process: subprocess.Popen
+    log: Path
+
+
+def _proc_start_time(pid: int) -> str | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 22 (start time) counted after the command name, which may contain spaces.
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def _descendants(pid: int) -> list[tuple[int, str]]:
+    """(pid, start time) of every live descendant of `pid`, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        start = _proc_start_time(child)
+        if start is not None:
+            found.append((child, start))
+        todo.extend(children.get(child, []))
+    return found
+
+
+def _http_status(url: str, timeout: float = 2.0) -> int | None:
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+    try:
+        with opener.open(url, timeout=timeout) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+class Supervisor:
+    """Starts named processes, waits for them and stops them all on exit."""
+
+    def __init__(self, log_dir: Path, *, env: Mapping[str, str] | None = None) -> None:
+        self.log_dir = Path(log_dir)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.env = dict(os.environ if env is None else env)
+        self._running: dict[str, _Running] = {}
+
+    def __enter__(self) -> Supervisor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop_all()
+
+    def log(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def tail(self, name: str, lines: int = 15) -> str:
+        try:
+            text = self.log(name).read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def start(self, spec: ProcessSpec, *, wait: bool = True) -> None:
+        if spec.name in self._running:
+            raise RunnerError(f"{spec.name}: already running")
+        log = self.log(spec.name)
+        with log.open("ab") as out:
+            process = subprocess.Popen(
+                list(spec.argv),
+                cwd=spec.cwd,
+                env=self.env | dict(spec.env),
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stopped as one
+            )
+        self._running[spec.name] = _Running(spec, process, log)
+        if wait:
+            self.wait_ready(spec.name)
+
+    def wait_ready(self, name: str) -> None:
+        running = self._running[name]
+        spec = running.spec
+        if spec.ready_url is None:
+            return
+        deadline = time.monotonic() + spec.ready_timeout
+        status = None
+        while time.monotonic() < deadline:
+            code = running.process.poll()
+            if code is not None:
+                raise RunnerError(
+                    f"{name} exited with code {code} before answering {spec.ready_url}; "
+                    f"see {running.log}:\n{self.tail(name)}"
+                )
+            status = _http_status(spec.ready_url)
+            if status is not None and status < 400:
+                return
+            time.sleep(0.1)
+        got = "no answer" if status is None else f"HTTP {status}"
+        raise RunnerError(
+            f"{name} did not answer {spec.ready_url} within {spec.ready_timeout:.0f} s "
+            f"(last: {got}); see {running.log}:\n{self.tail(name)}"
+        )
+
+    def is_running(self, name: str) -> bool:
+        running = self._running.get(name)
+        return running is not None and running.process.poll() is None
+
+    def stop(self, name: str) -> None:
+        running = self._running.pop(name, None)
+        if running is None:
+            return
+        process = running.process
+        strays = _descendants(process.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        # Whatever outlived its parent in its own session (after a grace period to exit).
+        deadline = time.monotonic() + STOP_GRACE
+        for pid, start in strays:
+            while _proc_start_time(pid) == start and time.monotonic() < deadline:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
+                time.sleep(0.1)
+            if _proc_start_time(pid) == start:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        # Reap the group's other members, if still there.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(process.pid, signal.SIGKILL)
+
+    def stop_all(self) -> None:
+        for name in reversed(list(self._running)):
+            self.stop(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# The workbench on loopback
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocalWorkbench:
+    config: WorkbenchConfig
+    target: Target
+    bundle: Path
+    url: str
+    """NGINX's base URL, e.g. http://127.0.0.1:43117 (no trailing slash)."""
+    ports: Mapping[str, int]
+    password: str
+    """The login password of LOGIN_USER (JupyterHub's dummy authenticator)."""
+    user: str = LOGIN_USER
+
+
+def loopback_target(config: WorkbenchConfig, workdir: Path, *, password: str) -> Target:
+    """A Target for this machine: every port free now, state under `workdir`."""
+    names = [name for s in services(config) for name in s.port_names()]
+    runtime = workdir / "nginx"
+    return Target(
+        listen=f"127.0.0.1:{free_port()}",
+        ports={name: free_port() for name in names},
+        root=str(workdir / "bundle"),
+        nginx_runtime=str(runtime),
+        # Workers of a root NGINX run as `nginx_user`: they must read the bundle (often in a
+        # private temporary directory).
+        nginx_user="root" if os.geteuid() == 0 else None,
+        authenticator="dummy",
+        login_password=password,
+        jupyterhub_state=str(workdir / "jupyterhub"),
+        jupyterhub_bin=str(Path(sys.executable).parent),
+        chp_command=str(CHP),
+        ssh_host="localhost",
+    )
+
+
+def _nginx() -> str:
+    found = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
+    )
+    if found is None:
+        raise RunnerError("nginx: not installed (make system installs the Debian package)")
+    return found
+
+
+def _health_url(service: Service, port: int) -> str:
+    prefix = "" if service.strip_prefix else service.path
+    return f"http://127.0.0.1:{port}{prefix}{service.health_path}"
+
+
+def _specs(wb: LocalWorkbench, workdir: Path) -> dict[str, ProcessSpec]:
+    """How each locally runnable service starts from the bundle, by service name."""
+    python = sys.executable
+    bin_dir = str(Path(python).parent)
+    by_name = {s.name: s for s in services(wb.config)}
+    specs: dict[str, ProcessSpec] = {}
+    if "jupyterhub" in by_name:
+        specs["jupyterhub"] = ProcessSpec(
+            name="jupyterhub",
+            argv=[f"{bin_dir}/jupyterhub", "-f", str(wb.bundle / "jupyterhub_config.py")],
+            cwd=Path(wb.target.jupyterhub_state),
+            env={"PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}"},
+            ready_url=_health_url(by_name["jupyterhub"], wb.ports["jupyterhub"]),
+        )
+    if "api" in by_name:
+        api = by_name["api"]
+        argv = [python, "-m", "uvicorn", "app:app", "--app-dir", str(wb.bundle / "penguin-api")]
+        argv += ["--host", "127.0.0.1", "--port", str(wb.ports["api"])]
+        if api.public and api.root_path_arg:
+            argv += ["--root-path", api.path]
+        specs["api"] = ProcessSpec(
+            name="api",
+            argv=argv,
+            env={"PENGUIN_MODEL_DIR": str(workdir / "model")},
+            ready_url=_health_url(api, wb.ports["api"]),
+        )
+    if "penguins" in by_name:
+        specs["penguins"] = ProcessSpec(
+            name="penguins",
+            argv=[
+                python,
+                "-m",
+                "shiny",
+                "run",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(wb.ports["penguins"]),
+                "app.py",
+            ],
+            cwd=wb.bundle / "penguins-app",
+            ready_url=_health_url(by_name["penguins"], wb.ports["penguins"]),
+        )
+    return specs
+
+
+def _train_model(supervisor: Supervisor, bundle: Path, model_dir: Path) -> None:
+    log = supervisor.log("api-train")
+    with log.open("ab") as out:
+        result = subprocess.run(
+            [sys.executable, str(bundle / "penguin-api" / "train.py"), str(model_dir)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=supervisor.env,
+            check=False,
+        )
+    if result.returncode != 0:
+        raise RunnerError(
+            f"api: training the model failed (exit {result.returncode}); see {log}:\n"
+            f"{supervisor.tail('api-train')}"
+        )
+
+
+def start_workbench(
+    config: WorkbenchConfig,
+    workdir: Path,
+    supervisor: Supervisor,
+    *,
+    only: Sequence[str] | None = None,
+    password: str | None = None,
+) -> LocalWorkbench:
+    """Render a loopback bundle under `workdir` and start it under `supervisor`.
+
+    `only` names the services to start (default: every one that runs here, i.e. not RStudio);
+    NGINX always starts. Services not started answer through NGINX with their 502 page.
+    """
+    workdir = Path(workdir)
+    password = password or secrets.token_urlsafe(16)
+    target = loopback_target(config, workdir, password=password)
+    bundle = render_bundle(config, workdir / "bundle", target=target)
+    for directory in (target.nginx_runtime, target.jupyterhub_state):
+        Path(directory).mkdir(parents=True, exist_ok=True)
+    wb = LocalWorkbench(
+        config=config,
+        target=target,
+        bundle=bundle,
+        url=f"http://{target.listen}",
+        ports=port_map(config, target),
+        password=password,
+    )
+    specs = _specs(wb, workdir)
+    wanted = list(specs) if only is None else list(only)
+    unknown = [name for name in wanted if name not in specs]
+    if unknown:
+        raise RunnerError(
+            f"only: got {unknown[0]!r}; expected services that run here: {', '.join(specs)}"
+        )
+    nginx, conf = _nginx(), str(bundle / "nginx.conf")
+    check = subprocess.run(
+        [nginx, "-t", "-q", "-c", conf, "-p", target.nginx_runtime, "-e", "stderr"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check.returncode != 0:
+        raise RunnerError(f"nginx: nginx -t rejected {conf}: {check.stderr.strip()}")
+    if "api" in wanted:
+        _train_model(supervisor, bundle, workdir / "model")
+    supervisor.start(
+        ProcessSpec(
+            name="nginx",
+            argv=[
+                nginx,
+                "-c",
+                conf,
+                "-p",
+                target.nginx_runtime,
+                "-e",
+                "stderr",
+                "-g",
+                "daemon off;",
+            ],
+            ready_url=f"{wb.url}/",
+        )
+    )
+    # Start everything, then wait: the slow starters (JupyterHub, the API's imports) overlap.
+    for name in wanted:
+        supervisor.start(specs[name], wait=False)
+    for name in wanted:
+        supervisor.wait_ready(name)
+    return wb
+
+
+@contextlib.contextmanager
+def running_workbench(
+    config: WorkbenchConfig, workdir: Path, *, only: Sequence[str] | None = None
+) -> Iterator[tuple[LocalWorkbench, Supervisor]]:
+    """`start_workbench` with its own supervisor (logs in `<workdir>/logs`), stopped on exit."""
+    with Supervisor(Path(workdir) / "logs") as supervisor:
+        yield start_workbench(config, workdir, supervisor, only=only), supervisor
