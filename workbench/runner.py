@@ -73,8 +73,9 @@ def _proc_start_time(pid: int) -> str | None:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    # Field 22 (start time) counted after the command name, which may contain spaces.
-    return stat.rsplit(")", 1)[1].split()[19]
+    # Fields after the command name (which may contain spaces): state, ..., start time (22).
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] in ("Z", "X") else fields[19]  # a zombie has ended
 
 
 def _descendants(pid: int) -> list[tuple[int, str]]:

@@ -35,16 +35,23 @@ def hub_session(workbench):
     return session
 
 
-def test_login_with_the_allowed_user(workbench):
-    """JupyterHub 5+ refuses everyone without allowed_users; a wrong password is refused."""
+def test_the_workbench_user_logs_in_and_gets_a_server(workbench, hub_session):
+    """JupyterHub 5+ lets nobody in without allow_all or allowed_users (hub_session logs in)."""
+    assert "jupyterhub-hub-login" in {c.name for c in hub_session.cookies}
+    user = hub_session.get(workbench.url(f"/jupyter/hub/api/users/{workbench.wb.user}"), timeout=10)
+    assert user.json()["admin"] is True
+
+
+@pytest.mark.parametrize("who", ["wrong-password", "other-user"])
+def test_only_the_workbench_user_with_its_password_gets_in(workbench, who):
     base = workbench.url("/jupyter")
     session = requests.Session()
     session.get(f"{base}/hub/login", timeout=10)
     wrong = session.post(
         f"{base}/hub/login",
         data={
-            "username": workbench.wb.user,
-            "password": "wrong",
+            "username": "intruder" if who == "other-user" else workbench.wb.user,
+            "password": workbench.wb.password if who == "other-user" else "wrong",
             "_xsrf": session.cookies["_xsrf"],
         },
         allow_redirects=False,

@@ -47,6 +47,7 @@ def test_instance_logs_in_the_workbench_user_with_pam(tmp_path):
 def test_someone_is_allowed_in(tmp_path, target):
     """JupyterHub 5+: without allow_all or allowed_users nobody can log in."""
     c = load(tmp_path, target)
+    assert c.Authenticator.allow_all is False
     assert c.Authenticator.allowed_users == {LOGIN_USER}
     assert c.Authenticator.admin_users == {LOGIN_USER}
 
