@@ -235,12 +235,15 @@ class LocalWorkbench:
     user: str = LOGIN_USER
 
 
-def loopback_target(config: WorkbenchConfig, workdir: Path, *, password: str) -> Target:
-    """A Target for this machine: every port free now, state under `workdir`."""
+def loopback_target(
+    config: WorkbenchConfig, workdir: Path, *, password: str, listen_port: int | None = None
+) -> Target:
+    """A Target for this machine: every port free now (NGINX on `listen_port` if given), state
+    under `workdir`."""
     names = [name for s in services(config) for name in s.port_names()]
     runtime = workdir / "nginx"
     return Target(
-        listen=f"127.0.0.1:{free_port()}",
+        listen=f"127.0.0.1:{listen_port or free_port()}",
         ports={name: free_port() for name in names},
         root=str(workdir / "bundle"),
         nginx_runtime=str(runtime),
@@ -340,15 +343,17 @@ def start_workbench(
     *,
     only: Sequence[str] | None = None,
     password: str | None = None,
+    listen_port: int | None = None,
 ) -> LocalWorkbench:
     """Render a loopback bundle under `workdir` and start it under `supervisor`.
 
     `only` names the services to start (default: every one that runs here, i.e. not RStudio);
-    NGINX always starts. Services not started answer through NGINX with their 502 page.
+    NGINX always starts, on `listen_port` (default: a free one). Services not started answer
+    through NGINX with their 502 page.
     """
     workdir = Path(workdir)
     password = password or secrets.token_urlsafe(16)
-    target = loopback_target(config, workdir, password=password)
+    target = loopback_target(config, workdir, password=password, listen_port=listen_port)
     bundle = render_bundle(config, workdir / "bundle", target=target)
     for directory in (target.nginx_runtime, target.jupyterhub_state):
         Path(directory).mkdir(parents=True, exist_ok=True)

@@ -54,6 +54,9 @@ def save(model: vetiver.VetiverModel, directory: Path) -> None:
     shutil.rmtree(directory / MODEL_NAME, ignore_errors=True)
     directory.mkdir(parents=True, exist_ok=True)
     vetiver.vetiver_pin_write(_board(directory), model)
+    # Trained by root at provisioning, read by the API's own system user.
+    for path in [directory, *directory.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def load(directory: Path) -> vetiver.VetiverModel:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +87,17 @@ def test_landing_page_links_exactly_the_public_services(config, tmp_path):
     links = re.findall(r'href="([^"]+)"', services_list)
     assert links == [s.location for s in public_services(config)]
     assert "<script" not in html and "fonts.googleapis" not in html
+
+
+def test_local_and_instance_run_the_same_configurable_http_proxy():
+    root = Path(__file__).resolve().parents[2]
+    local = json.loads((root / "package.json").read_text())["devDependencies"]
+    instance = json.loads((root / "assets/jupyterhub/chp/package.json").read_text())["dependencies"]
+    assert local["configurable-http-proxy"] == instance["configurable-http-proxy"]
+
+
+def test_local_and_instance_run_the_same_jupyterhub():
+    root = Path(__file__).resolve().parents[2]
+    dev = (root / "requirements-dev.txt").read_text().splitlines()
+    assert "-r assets/jupyterhub/requirements.txt" in dev
+    assert not [line for line in dev if line.startswith(("jupyterhub==", "jupyterlab=="))]
