@@ -16,7 +16,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 # `npx cdk` runs cdk.json's `python3 app.py`: make that the venv's Python.
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: bench doctor help setup system synth test test-unit test-stack test-aws test-live lint format deploy diff destroy clean
+.PHONY: bench doctor help local local-down setup system synth test test-unit test-stack test-aws test-live lint format deploy diff destroy clean
 .PHONY: sg-rules sg-diff sg-snapshot
 
 help: ## list the targets
@@ -37,6 +37,12 @@ node_modules/.installed: package.json package-lock.json
 
 system: ## Debian packages the live tests need (SYSTEM_PACKAGES: nginx, chromium, e2fsprogs, ...)
 	@scripts/system-packages.sh $(SYSTEM_PACKAGES)
+
+local: setup system ## the whole workbench on this machine (LOCAL_PORT=8080); Ctrl-C stops it
+	@$(PY) -m workbench local --port $(or $(LOCAL_PORT),8080) $(LOCAL_ARGS)
+
+local-down: ## stop a `make local` left running
+	@$(PY) -m workbench local --down
 
 synth: setup ## synthesize the CloudFormation template into cdk.out/ (offline)
 	$(CDK) synth --no-notices --quiet $(CDK_ARGS)

@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +29,10 @@ from workbench.emulator import REGION, register_missing_models, seed_ssm
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 8080
 ACCOUNT = "123456789012"  # moto's default account
+LOCAL_UNAVAILABLE = (
+    "{title} has no package for this machine, so local mode leaves it out; "
+    "on AWS it answers at this same path."
+)
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
@@ -43,6 +48,8 @@ def free_port() -> int:
 
 def check_port_free(port: int) -> None:
     with socket.socket() as sock:
+        # As NGINX binds: connections of a run that just stopped (TIME_WAIT) do not count.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError as error:
@@ -98,8 +105,11 @@ class Emulator:
 def emulator() -> Iterator[Emulator]:
     from moto.server import ThreadedMotoServer
 
-    # The werkzeug request log would bury the summary.
+    # The werkzeug request log and moto's "no CloudFormation support" notes would bury the
+    # summary; the CLI's own log (.local/logs/cdk.log) keeps the deploy's details.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("moto").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", module="moto")
     register_missing_models()
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -288,3 +298,166 @@ def down(state: Path, timeout: float = 30.0) -> int:
                 time.sleep(0.2)
     say(f"error: make local (pid {pid}) did not stop within {timeout:.0f} s")
     return 1
+
+
+OUTPUT_ROWS = ("LandingUrl", "InstanceId", "SecurityGroupId", "PublicIp", "SshCommand")
+
+
+def print_deployment(emu: Emulator, outputs: dict[str, str]) -> None:
+    say("  stack outputs (from the emulator's CloudFormation):")
+    rows = [(name, outputs[name]) for name in OUTPUT_ROWS if name in outputs]
+    rows += [(k, v) for k, v in sorted(outputs.items()) if k not in OUTPUT_ROWS]
+    say(_indent(table(("output", "value"), [(k, _clip(v)) for k, v in rows])))
+    say(f"  security group {outputs['SecurityGroupId']} (from the emulator's EC2 API):")
+    rules = ingress_rules(emu, outputs["SecurityGroupId"])
+    say(_indent(table(("protocol", "port", "source"), [r[:3] for r in rules])))
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.splitlines())
+
+
+def _clip(value: str, width: int = 96) -> str:
+    return value if len(value) <= width else value[: width - 3] + "..."
+
+
+def parse_args(argv: Sequence[str] | None):
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m workbench local",
+        description="Run the whole workbench on this machine: the stack deployed into an AWS "
+        "emulator, the same proxy configs served by real servers on loopback.",
+    )
+    parser.add_argument(
+        "--port",
+        default=os.environ.get("LOCAL_PORT", str(DEFAULT_PORT)),
+        help=f"loopback port for NGINX (default {DEFAULT_PORT}, or $LOCAL_PORT)",
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=ROOT / ".local",
+        help="where logs, the rendered bundle and the emulator's cdk.out go (default .local/)",
+    )
+    parser.add_argument(
+        "-c",
+        "--context",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a context value, as with `cdk deploy -c` (repeatable)",
+    )
+    parser.add_argument("--down", action="store_true", help="stop a running `make local`")
+    args = parser.parse_args(argv)
+    if not (args.port.isdigit() and 1024 <= int(args.port) <= 65535):
+        raise LocalError(
+            f"LOCAL_PORT: got {args.port!r}; expected a port number from 1024 to 65535"
+        )
+    args.port = int(args.port)
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = parse_args(argv)
+        if args.down:
+            return down(args.state_dir)
+        return run(port=args.port, state=args.state_dir.resolve(), context=args.context)
+    except LocalError as error:
+        print(f"error: {error}", file=sys.stderr, flush=True)
+        return 1
+
+
+def load_local_config(context: Sequence[str]):
+    """cdk.json's context plus `-c KEY=VALUE`, validated before anything starts."""
+    from workbench.config import PARSERS, ConfigError, load_config
+
+    values = json.loads((ROOT / "cdk.json").read_text())["context"]
+    for item in context:
+        key, sep, value = item.partition("=")
+        if not sep or key not in PARSERS:
+            raise LocalError(
+                f"-c: got {item!r}; expected KEY=VALUE with KEY one of {', '.join(PARSERS)}"
+            )
+        values[key] = value
+    try:
+        return load_config(values)
+    except ConfigError as error:
+        raise LocalError(str(error)) from None
+
+
+def run(*, port: int, state: Path, context: Sequence[str] = ()) -> int:
+    url = f"http://127.0.0.1:{port}/"
+    config = load_local_config(context)
+    lock = Lock(state / "local.lock")
+    lock.acquire({"pid": os.getpid(), "url": url})
+    try:
+        check_port_free(port)
+        require_nginx()
+        with stop_on_signals(), contextlib.ExitStack() as running:
+            say("[1/4] starting the AWS emulator (moto) on loopback")
+            emu = running.enter_context(emulator())
+            say("[2/4] cdk bootstrap + cdk deploy into the emulator (real CDK CLI, ~30 s)")
+            outputs = deploy(emu, state, context)
+            print_deployment(emu, outputs)
+            say("[3/4] starting NGINX and the services with the rendered bundle")
+            served = running.enter_context(serve(config, state=state, port=port))
+            say("[4/4] ready")
+            summary(config, url=url, state=state, emu=emu, outputs=outputs, served=served)
+            wait_forever()
+    except KeyboardInterrupt:
+        say("\nstopping: every process started by make local")
+    finally:
+        lock.release()
+    say("stopped")
+    return 0
+
+
+def wait_forever() -> None:
+    while True:
+        signal.pause()
+
+
+@contextlib.contextmanager
+def serve(config, *, state: Path, port: int):
+    """NGINX and every service that runs here, from the same rendered bundle as the instance."""
+    from workbench.runner import RunnerError, Supervisor, start_workbench
+    from workbench.services import services
+
+    unavailable = {
+        s.name: LOCAL_UNAVAILABLE.format(title=s.title) for s in services(config) if not s.local
+    }
+    with Supervisor(state / "logs") as supervisor:
+        try:
+            workbench = start_workbench(
+                config, state / "run", supervisor, listen_port=port, unavailable=unavailable
+            )
+        except RunnerError as error:
+            # The first line names the service and its log; the tail is in that log.
+            raise LocalError(str(error).splitlines()[0]) from None
+        yield workbench
+
+
+def summary(config, *, url: str, state: Path, emu: Emulator, outputs: dict, served) -> None:
+    from workbench.services import public_services
+
+    rows = [("open", url), ("login", f"{served.user} / {served.password}  (printed once)")]
+    for service in public_services(config):
+        unavailable = served.target.unavailable.get(service.name)
+        where = f"{url.rstrip('/')}{service.location}"
+        rows.append(
+            (service.title, f"not available locally: {unavailable}" if unavailable else where)
+        )
+    rows += [
+        ("logs", f"{state / 'logs'}/"),
+        ("AWS emulator", f"AWS_ENDPOINT_URL={emu.endpoint} (stack {config.stack_name}: "
+                         "aws cloudformation describe-stacks)"),
+        ("emulated", f"instance {outputs.get('InstanceId', '?')} has no real machine behind its "
+                     "public IP; updates and destroy are best effort in moto"),
+        ("stop", "Ctrl-C here, or `make local-down` from another terminal"),
+    ]  # fmt: skip
+    say("\nready: the workbench answers at " + url)
+    width = max(len(label) for label, _ in rows)
+    for label, value in rows:
+        say(f"  {label:<{width}} {value}")

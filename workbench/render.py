@@ -59,6 +59,9 @@ class Target:
     """configurable-http-proxy: on PATH on the instance (npm -g), node_modules/.bin locally."""
     ssh_host: str = "<public-ip>"
     """What the landing page's SSH tunnel hint connects to."""
+    unavailable: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Service name -> why it does not run on this target (local mode: RStudio Server). The
+    landing page and the service's error page say so instead of offering a dead link."""
 
     def __post_init__(self) -> None:
         if self.authenticator not in AUTHENTICATORS:

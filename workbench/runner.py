@@ -236,7 +236,12 @@ class LocalWorkbench:
 
 
 def loopback_target(
-    config: WorkbenchConfig, workdir: Path, *, password: str, listen_port: int | None = None
+    config: WorkbenchConfig,
+    workdir: Path,
+    *,
+    password: str,
+    listen_port: int | None = None,
+    unavailable: Mapping[str, str] | None = None,
 ) -> Target:
     """A Target for this machine: every port free now (NGINX on `listen_port` if given), state
     under `workdir`."""
@@ -244,6 +249,7 @@ def loopback_target(
     runtime = workdir / "nginx"
     return Target(
         listen=f"127.0.0.1:{listen_port or free_port()}",
+        unavailable=dict(unavailable or {}),
         ports={name: free_port() for name in names},
         root=str(workdir / "bundle"),
         nginx_runtime=str(runtime),
@@ -344,16 +350,20 @@ def start_workbench(
     only: Sequence[str] | None = None,
     password: str | None = None,
     listen_port: int | None = None,
+    unavailable: Mapping[str, str] | None = None,
 ) -> LocalWorkbench:
     """Render a loopback bundle under `workdir` and start it under `supervisor`.
 
     `only` names the services to start (default: every one that runs here, i.e. not RStudio);
-    NGINX always starts, on `listen_port` (default: a free one). Services not started answer
+    NGINX always starts, on `listen_port` (default: a free one). `unavailable` names services
+    that cannot run here, with the reason the landing page gives. Services not started answer
     through NGINX with their 502 page.
     """
     workdir = Path(workdir)
     password = password or secrets.token_urlsafe(16)
-    target = loopback_target(config, workdir, password=password, listen_port=listen_port)
+    target = loopback_target(
+        config, workdir, password=password, listen_port=listen_port, unavailable=unavailable
+    )
     bundle = render_bundle(config, workdir / "bundle", target=target)
     for directory in (target.nginx_runtime, target.jupyterhub_state):
         Path(directory).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,177 @@
+"""`make local`'s entry point, run as the Makefile runs it, in a temporary state directory:
+the emulator deploy, the tables, the workbench through NGINX, and a clean stop on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+READY_TIMEOUT = 240
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def local(*args: str) -> subprocess.Popen:
+    """The Makefile's `make local` command line."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "workbench", "local", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def descendants(pid: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.add(child)
+        todo.extend(children.get(child, []))
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def port_is_free(port: int) -> bool:
+    """Nothing listens there (TIME_WAIT left by this test's own requests does not count)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory):
+    """One `make local` for the module: (process, port, output so far, state dir)."""
+    state = tmp_path_factory.mktemp("local-state")
+    port = free_port()
+    process = local("--port", str(port), "--state-dir", str(state))
+    lines: list[str] = []
+    deadline = time.monotonic() + READY_TIMEOUT
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if line.lstrip().startswith("stop "):  # the summary's last line
+            break
+    output = "\n".join(lines)
+    assert "ready:" in output, f"make local did not reach ready:\n{output}"
+    yield process, port, output, state
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def test_reaches_ready_and_serves_the_landing_page_and_jupyterhub(running):
+    _, port, output, _ = running
+    assert f"ready: the workbench answers at http://127.0.0.1:{port}/" in output
+    assert status(f"http://127.0.0.1:{port}/") == 200
+    assert status(f"http://127.0.0.1:{port}/jupyter/hub/login") == 200
+    login = re.search(r"^\s+login\s+workbench / (\S+)", output, re.M)
+    assert login and len(login.group(1)) >= 16, "a generated login is printed once"
+
+
+def test_prints_the_stack_outputs_and_the_emulators_rules(running):
+    _, _, output, _ = running
+    for name in ("LandingUrl", "InstanceId", "SecurityGroupId", "JupyterhubTunnel"):
+        assert re.search(rf"^\s+{name}\s+\S", output, re.M), name
+    rules = re.findall(r"^\s+tcp\s+(\d+)\s+(\S+)\s*$", output, re.M)
+    assert sorted(rules) == [("22", "0.0.0.0/0"), ("80", "0.0.0.0/0")]
+    assert "RStudio Server" in output and "not available locally" in output
+
+
+def test_a_second_run_says_one_is_running(running):
+    _, port, _, state = running
+    second = subprocess.run(
+        [sys.executable, "-m", "workbench", "local", "--port", str(free_port()),
+         "--state-dir", str(state)],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert second.returncode == 1
+    assert second.stderr.startswith(
+        f"error: make local is already running (pid {running[0].pid}) at http://127.0.0.1:{port}/"
+    )
+    assert second.stderr.count("\n") == 1
+
+
+def test_ctrl_c_stops_everything_and_frees_the_ports(running):
+    process, port, output, _ = running
+    started = descendants(process.pid)
+    assert len(started) >= 4, "nginx, jupyterhub, the api and the penguins app at least"
+    emulator_port = int(re.search(r"AWS_ENDPOINT_URL=http://localhost:(\d+)", output).group(1))
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 0
+    rest = process.stdout.read()
+    assert "stopped" in rest
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(alive(pid) for pid in started):
+        time.sleep(0.2)
+    assert [pid for pid in started if alive(pid)] == [], "a process outlived make local"
+    assert port_is_free(port)
+    assert port_is_free(emulator_port)
+
+
+def test_a_busy_port_is_one_clear_line_and_starts_nothing(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        process = local("--port", str(port), "--state-dir", str(tmp_path))
+        out, _ = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert out == (
+        f"error: port {port} is busy: another program listens on 127.0.0.1:{port}; "
+        "choose another with `make local LOCAL_PORT=<port>`\n"
+    )
+    assert not (tmp_path / "logs").exists(), "nothing was started"
+
+
+def test_local_down_with_nothing_running(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "workbench", "local", "--down", "--state-dir", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 0
+    assert result.stdout == "make local is not running\n"
