@@ -167,6 +167,139 @@ def bench_tests(results: Results, runs: int) -> None:
     )
 
 
+# -- 3. proxy overhead ---------------------------------------------------------------------------
+
+WRK_SECONDS = 3
+STATIC_BODY = b"x" * 1024  # a small static response: the proxy's cost dominates, not the bytes
+WS_MESSAGES = 1000
+
+
+def wrk(url: str, connections: int) -> dict[str, float]:
+    """Requests per second and p50/p99 latency (ms) from one wrk run."""
+    threads = 1 if connections == 1 else 2
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{WRK_SECONDS}s", "--latency", url],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    result = {"rps": float(out.split("Requests/sec:")[1].split()[0])}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in ("50%", "99%"):
+            result[f"p{parts[0][:-1]}"] = _ms(parts[1])
+    if "Non-2xx or 3xx responses" in out:
+        raise RuntimeError(f"wrk {url}: some responses failed:\n{out}")
+    return result
+
+
+def _ms(value: str) -> float:
+    for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if value.endswith(unit):
+            return float(value[: -len(unit)]) * factor
+    raise ValueError(value)
+
+
+def ws_round_trips(url: str) -> float:
+    """Seconds for WS_MESSAGES sequential send-and-receive round trips on one connection."""
+    from websockets.sync.client import connect
+
+    with connect(url) as connection:
+        started = time.perf_counter()
+        for i in range(WS_MESSAGES):
+            connection.send(f"message {i}")
+            connection.recv()
+        return time.perf_counter() - started
+
+
+def bench_proxy(results: Results, runs: int) -> None:
+    from workbench.config import WorkbenchConfig
+    from workbench.runner import ProcessSpec, Supervisor, _nginx, start_workbench
+
+    config = WorkbenchConfig()
+    with tempfile.TemporaryDirectory() as tmp, Supervisor(Path(tmp) / "logs") as supervisor:
+        work = Path(tmp)
+        wb = start_workbench(config, work / "wb", supervisor, only=["jupyterhub"])
+        # The static upstream takes RStudio's place (a prefix-stripping location), the echo
+        # server the penguins app's (a websocket location): the rendered locations, unchanged.
+        static_port, echo_port = wb.ports["rstudio"], wb.ports["penguins"]
+        (work / "static").mkdir()
+        (work / "static" / "file.html").write_bytes(STATIC_BODY)
+        conf = work / "static.conf"
+        conf.write_text(
+            f"pid {work}/static.pid; error_log stderr; worker_processes 1;\n"
+            + ("user root;\n" if os.geteuid() == 0 else "")
+            + "events {}\nhttp { access_log off; client_body_temp_path "
+            f"{work}/cb; proxy_temp_path {work}/pt; server {{ listen 127.0.0.1:{static_port}; "
+            f"root {work}/static; }} }}\n"
+        )
+        supervisor.start(
+            ProcessSpec(name="static", argv=[_nginx(), "-c", str(conf), "-p", str(work), "-g",
+                        "daemon off;"], ready_url=f"http://127.0.0.1:{static_port}/file.html")
+        )  # fmt: skip
+        supervisor.start(
+            ProcessSpec(name="echo", argv=[PY, "-m", "bench.echo", str(echo_port)], cwd=ROOT)
+        )
+        time.sleep(0.5)
+        hub = wb.ports["jupyterhub"]
+        cases = {
+            "static": (f"http://127.0.0.1:{static_port}/file.html", f"{wb.url}/rstudio/file.html"),
+            "jupyterhub login": (
+                f"http://127.0.0.1:{hub}/jupyter/hub/login",
+                f"{wb.url}/jupyter/hub/login",
+            ),
+        }
+        for case, (direct_url, proxied_url) in cases.items():
+            for connections in (1, 64):
+                direct, proxied = interleaved_dicts(
+                    runs, lambda u=direct_url, c=connections: wrk(u, c),
+                    lambda u=proxied_url, c=connections: wrk(u, c),
+                )  # fmt: skip
+                label = f"{case}, {connections} conn"
+                for key, unit in (("rps", "req/s"), ("p50", "ms"), ("p99", "ms")):
+                    d = results.add(Figure("proxy", f"{label}: {key} direct", unit, direct[key]))
+                    p = results.add(
+                        Figure("proxy", f"{label}: {key} via NGINX", unit, proxied[key])
+                    )
+                    if case == "static" and key == "rps":
+                        ratio = p.median / d.median
+                        results.goals.append(Goal(
+                            f"proxied throughput, static, {connections} conn", "at least 0.9x",
+                            f"{ratio:.2f}x ({p.median:.0f} vs {d.median:.0f} req/s)", ratio >= 0.9,
+                        ))  # fmt: skip
+                    if case == "static" and key == "p50" and connections == 1:
+                        added = p.median - d.median
+                        results.goals.append(Goal(
+                            "p50 latency added by NGINX, static, 1 conn", "under 0.3 ms",
+                            f"{added:.3f} ms ({p.median:.3f} vs {d.median:.3f} ms)", added < 0.3,
+                        ))  # fmt: skip
+        direct_ws, proxied_ws = interleaved(
+            runs,
+            lambda: ws_round_trips(f"ws://127.0.0.1:{echo_port}/"),
+            lambda: ws_round_trips(f"ws://{wb.target.listen}/penguins/"),
+        )
+        d = results.add(
+            Figure("proxy", f"websocket echo, {WS_MESSAGES} round trips: direct", "s", direct_ws)
+        )
+        p = results.add(
+            Figure("proxy", f"websocket echo, {WS_MESSAGES} round trips: via NGINX", "s",
+                   proxied_ws)
+        )  # fmt: skip
+        ratio = p.median / d.median
+        results.goals.append(
+            Goal("websocket round trip via NGINX", "at most 1.2x direct",
+                 f"{ratio:.2f}x ({p.median * 1000 / WS_MESSAGES:.3f} vs "
+                 f"{d.median * 1000 / WS_MESSAGES:.3f} ms per round trip)", ratio <= 1.2)
+        )  # fmt: skip
+
+
+def interleaved_dicts(
+    runs: int, direct: Callable[[], dict], proxied: Callable[[], dict]
+) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    samples = interleaved(runs, direct, proxied)  # type: ignore[arg-type]
+    return tuple(  # type: ignore[return-value]
+        {key: [run[key] for run in side] for key in side[0]} for side in samples
+    )
+
+
 # -- report --------------------------------------------------------------------------------------
 
 
@@ -238,7 +371,7 @@ def markdown(payload: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-SECTIONS = {"synth": bench_synth, "tests": bench_tests}
+SECTIONS = {"synth": bench_synth, "tests": bench_tests, "proxy": bench_proxy}
 
 
 def main(argv: list[str] | None = None) -> int:

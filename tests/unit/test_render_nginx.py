@@ -57,6 +57,14 @@ class Rendered:
         self.http = one(main, "http")["block"]
         self.server = one(self.http, "server")["block"]
         self.locations = {tuple(d["args"]): d for d in find(self.server, "location")}
+        self.upstreams = {d["args"][0]: d["block"] for d in find(self.http, "upstream")}
+
+    def upstream(self, location: str) -> str:
+        """Where a location's proxy_pass goes, through its upstream block: `127.0.0.1:8000`."""
+        target = one(self.prefix(location)["block"], "proxy_pass")["args"][0]
+        assert target.startswith("http://") and "/" not in target[7:], f"{location}: {target}"
+        block = self.upstreams[target[7:]]
+        return one(block, "server")["args"][0]
 
     def prefix(self, path: str) -> dict:
         return self.locations[(path,)]
@@ -106,6 +114,18 @@ def test_every_websocket_location_passes_upgrade_and_connection(rendered):
         assert sent.get("Connection") == "$connection_upgrade", s.location
 
 
+def test_upstream_connections_are_kept_alive(rendered):
+    for s in public_services(rendered.config):
+        target = one(rendered.prefix(s.location)["block"], "proxy_pass")["args"][0]
+        assert find(rendered.upstreams[target[7:]], "keepalive"), s.location
+        # Keepalive needs HTTP/1.1 and no `Connection: close` for plain requests.
+        connection = headers(rendered.prefix(s.location))["Connection"]
+        assert connection in ("", "$connection_upgrade"), s.location
+    (upgrade_map,) = find(rendered.http, "map")
+    no_upgrade = [d["args"] for d in upgrade_map["block"] if d["directive"] == ""]
+    assert no_upgrade == [[""]], "a request without Upgrade must send an empty Connection"
+
+
 def test_long_lived_services_get_long_read_timeouts(rendered):
     for s in public_services(rendered.config):
         if s.long_timeout:
@@ -115,7 +135,7 @@ def test_long_lived_services_get_long_read_timeouts(rendered):
 
 def test_jupyterhub_keeps_its_prefix_and_the_browser_host(rendered):
     block = rendered.prefix("/jupyter/")["block"]
-    assert one(block, "proxy_pass")["args"] == ["http://127.0.0.1:8000"], "no URI: prefix kept"
+    assert rendered.upstream("/jupyter/") == "127.0.0.1:8000", "no URI: prefix kept"
     assert not find(block, "rewrite")
     # JupyterHub PR #4671: $host drops the port and breaks the websocket origin check.
     assert headers(rendered.prefix("/jupyter/"))["Host"] == "$http_host"
@@ -126,7 +146,7 @@ def test_rstudio_strips_its_prefix_and_is_told_its_root_path(rendered):
     location = rendered.prefix("/rstudio/")
     block = location["block"]
     assert one(block, "rewrite")["args"] == ["^/rstudio/(.*)$", "/$1", "break"]
-    assert one(block, "proxy_pass")["args"] == ["http://127.0.0.1:8787"]
+    assert rendered.upstream("/rstudio/") == "127.0.0.1:8787"
     sent = headers(location)
     assert sent["X-RStudio-Root-Path"] == "/rstudio"
     # What the browser sent: Host matches Origin on any port (no sign-in loop).
@@ -149,7 +169,7 @@ def test_public_api_is_proxied_with_its_prefix_stripped(rendered):
         return
     block = rendered.prefix("/api/")["block"]
     assert one(block, "rewrite")["args"] == ["^/api/(.*)$", "/$1", "break"]
-    assert one(block, "proxy_pass")["args"] == ["http://127.0.0.1:8080"]
+    assert rendered.upstream("/api/") == "127.0.0.1:8080"
 
 
 def test_each_service_has_its_own_502_page_naming_its_unit(rendered):
@@ -185,9 +205,7 @@ def test_target_moves_only_listen_ports_and_paths(tmp_path):
     local = Rendered(WorkbenchConfig(), tmp_path / "b", target)
     instance = Rendered(WorkbenchConfig(), tmp_path / "i")
     assert one(local.server, "listen")["args"] == ["127.0.0.1:18080", "default_server"]
-    assert one(local.prefix("/jupyter/")["block"], "proxy_pass")["args"] == [
-        "http://127.0.0.1:18000"
-    ]
+    assert local.upstream("/jupyter/") == "127.0.0.1:18000"
     assert not find(local.main, "user")
     # Same locations, same headers: only ports and paths differ.
     assert set(local.locations) == set(instance.locations)
