@@ -99,7 +99,8 @@ sg-snapshot: setup ## regenerate security-groups.md (commit it with the change t
 clean: ## remove build outputs (keeps the venv and node_modules)
 	rm -rf cdk.out .pytest_cache .ruff_cache
 
-bench: setup system ## benchmarks: synth, tests, proxy overhead (writes BENCHMARKS.md)
+bench: setup system ## benchmarks: synth, tests, proxy, local mode (writes BENCHMARKS.md)
+	@scripts/system-packages.sh wrk=wrk
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 doctor: setup ## where traffic to the workbench stops (URL=http://host[:port], default: the stack)

@@ -291,6 +291,39 @@ def bench_proxy(results: Results, runs: int) -> None:
         )  # fmt: skip
 
 
+# -- 4. local mode -------------------------------------------------------------------------------
+
+
+def local_to_ready() -> float:
+    """Seconds from `python -m workbench local` (what `make local` runs) to its ready line."""
+    import signal
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with tempfile.TemporaryDirectory() as state:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [PY, "-m", "workbench", "local", "--port", str(port), "--state-dir", state],
+            cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        try:
+            for line in process.stdout:
+                if line.startswith("ready:"):
+                    return time.perf_counter() - started
+            raise RuntimeError(f"make local exited with {process.wait()} before ready")
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=60)
+
+
+def bench_local(results: Results, runs: int) -> None:
+    results.add(
+        Figure("local", "make local to ready (warm)", "s", repeat(min(runs, 2), local_to_ready))
+    )
+
+
 def interleaved_dicts(
     runs: int, direct: Callable[[], dict], proxied: Callable[[], dict]
 ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
@@ -371,7 +404,12 @@ def markdown(payload: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-SECTIONS = {"synth": bench_synth, "tests": bench_tests, "proxy": bench_proxy}
+SECTIONS = {
+    "synth": bench_synth,
+    "tests": bench_tests,
+    "proxy": bench_proxy,
+    "local": bench_local,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
