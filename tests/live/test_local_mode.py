@@ -88,20 +88,27 @@ def running(tmp_path_factory):
     state = tmp_path_factory.mktemp("local-state")
     port = free_port()
     process = local("--port", str(port), "--state-dir", str(state))
-    lines: list[str] = []
-    deadline = time.monotonic() + READY_TIMEOUT
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip("\n"))
-        if line.lstrip().startswith("stop "):  # the summary's last line
-            break
-    output = "\n".join(lines)
-    assert "ready:" in output, f"make local did not reach ready:\n{output}"
-    yield process, port, output, state
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+            if line.lstrip().startswith("stop "):  # the summary's last line
+                break
+        output = "\n".join(lines)
+        assert "ready:" in output, f"make local did not reach ready:\n{output}"
+        yield process, port, output, state
+    finally:
+        # Also when setup failed: never leave a workbench running behind the test.
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 def test_reaches_ready_and_serves_the_landing_page_and_jupyterhub(running):
