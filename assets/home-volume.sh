@@ -1,31 +1,39 @@
 #!/bin/bash
 # Put /home on the workbench's own EBS volume, so users' files outlive the instance.
 #
-#   home-volume.sh mount    find the volume, give it a filesystem only if it is blank, copy the
-#                           current /home onto it on first use, mount it by UUID through fstab
-#                           (nofail), grow the filesystem to the volume's size. Idempotent.
+#   home-volume.sh mount    wait for the volume's device, give it a filesystem only if it is
+#                           blank, copy the current /home onto it on first use, mount it by UUID
+#                           through fstab (nofail), grow the filesystem to the volume's size.
+#                           Idempotent.
 #   home-volume.sh device   print the volume's device (exit 1 if it is not attached)
 #
-# The volume is attached by its own CloudFormation resource, which CloudFormation creates only
-# once the instance is complete, i.e. after provisioning has signalled success. So on a first
-# deploy the device is usually not there yet: `mount` then installs a systemd unit that runs
-# `mount` again as soon as the device appears, and returns.
+# provision.sh runs `mount` before it creates the workbench user. The volume is attached by its
+# own CloudFormation resource, created as soon as the instance runs, i.e. while provisioning is
+# under way (the deploy waits on a wait condition that depends on the attachment, not on the
+# instance). So `mount` waits for the device, up to DEVICE_WAIT_SECONDS, and fails if it never
+# appears: /home is never left on the root volume where users would start working. After that
+# the attachment stays through reboots and stop/start, and fstab mounts /home at boot.
 #
 # A filesystem is created only when blkid finds no signature at all on the device. Anything
 # else (a filesystem with data, a partition table, swap) is never formatted.
 #
 # Inputs (environment): WORKBENCH_HOME_VOLUME_ID (vol-...), WORKBENCH_HOME_DEVICE (the
-# attachment's device name, e.g. /dev/sdf). The paths below default to the real system; tests
-# point them at a temporary root so that they run these functions on a loop device.
+# attachment's device name, e.g. /dev/sdf). The paths below default to the real system, under
+# WORKBENCH_SYSROOT when provision.sh runs in its test sandbox; tests point them at a temporary
+# root so that they run these functions on a loop device.
 set -euo pipefail
 
-HOME_ROOT=${HOME_ROOT:-/home}
-FSTAB=${FSTAB:-/etc/fstab}
-BY_ID_DIR=${BY_ID_DIR:-/dev/disk/by-id}
-SYS_BLOCK=${SYS_BLOCK:-/sys/block}
-DEV_DIR=${DEV_DIR:-/dev}
-SYSTEMD_DIR=${SYSTEMD_DIR:-/etc/systemd/system}
-LOCK_FILE=${LOCK_FILE:-/run/lock/workbench-home.lock}
+SYSROOT=${WORKBENCH_SYSROOT:-}
+HOME_ROOT=${HOME_ROOT:-$SYSROOT/home}
+FSTAB=${FSTAB:-$SYSROOT/etc/fstab}
+BY_ID_DIR=${BY_ID_DIR:-$SYSROOT/dev/disk/by-id}
+SYS_BLOCK=${SYS_BLOCK:-$SYSROOT/sys/block}
+DEV_DIR=${DEV_DIR:-$SYSROOT/dev}
+LOCK_FILE=${LOCK_FILE:-$SYSROOT/run/lock/workbench-home.lock}
+# EC2 attaches a volume within seconds of the request; CloudFormation requests it once the
+# instance runs, about when provisioning starts. Five minutes is ample.
+DEVICE_WAIT_SECONDS=${DEVICE_WAIT_SECONDS:-300}
+DEVICE_POLL_SECONDS=${DEVICE_POLL_SECONDS:-2}
 VOLUME_ID=${WORKBENCH_HOME_VOLUME_ID:-}
 ATTACH_DEVICE=${WORKBENCH_HOME_DEVICE:-}
 
@@ -33,8 +41,6 @@ LABEL=workbench-home
 # Written on the volume once the original /home has been copied onto it: a volume with our label
 # but no marker was formatted by a run that stopped before the copy finished.
 MARKER=.workbench-home
-UNIT=workbench-home.service
-SELF=$(readlink -f "${BASH_SOURCE[0]}")
 
 log() { echo "$(date -Is) [home] $*"; }
 die() {
@@ -257,44 +263,30 @@ grow() {
   fi
 }
 
-install_unit() {
-  local unit_path="$SYSTEMD_DIR/$UNIT" devices=() device wanted after xen
-  [[ -n "$VOLUME_ID" ]] && devices+=("$BY_ID_DIR/nvme-Amazon_Elastic_Block_Store_$(nvme_serial)")
-  if [[ -n "$ATTACH_DEVICE" ]]; then
-    devices+=("$ATTACH_DEVICE")
-    xen=$(xen_name "$ATTACH_DEVICE")
-    [[ -n "$xen" ]] && devices+=("$xen")
-  fi
-  ((${#devices[@]})) || die "neither WORKBENCH_HOME_VOLUME_ID nor WORKBENCH_HOME_DEVICE is set"
-  wanted=()
-  for device in "${devices[@]}"; do
-    wanted+=("$(systemd-escape --path --suffix=device "$device")")
+# wait_for_device: print the device once it is attached; fail after DEVICE_WAIT_SECONDS.
+# Counted in polls, not read from the clock, so the bound holds however long each look takes.
+wait_for_device() {
+  local polls waited=0 what
+  what="volume ${VOLUME_ID:-?} (attachment ${ATTACH_DEVICE:-?})"
+  [[ -n "$VOLUME_ID" || -n "$ATTACH_DEVICE" ]] ||
+    die "neither WORKBENCH_HOME_VOLUME_ID nor WORKBENCH_HOME_DEVICE is set (see /etc/workbench/env)"
+  [[ "$DEVICE_WAIT_SECONDS" =~ ^[0-9]+$ && "$DEVICE_POLL_SECONDS" =~ ^[1-9][0-9]*$ ]] ||
+    die "DEVICE_WAIT_SECONDS and DEVICE_POLL_SECONDS must be whole seconds, got" \
+      "'$DEVICE_WAIT_SECONDS' and '$DEVICE_POLL_SECONDS'"
+  polls=$(((DEVICE_WAIT_SECONDS + DEVICE_POLL_SECONDS - 1) / DEVICE_POLL_SECONDS))
+  until resolve_device; do
+    if ((waited == 0)); then
+      log "waiting up to ${DEVICE_WAIT_SECONDS} s for $what to be attached" >&2
+    fi
+    if ((polls == 0)); then
+      die "$what did not appear within ${DEVICE_WAIT_SECONDS} s; not putting $HOME_ROOT on" \
+        "the root volume. Check the stack's events for the attachment"
+    fi
+    sleep "$DEVICE_POLL_SECONDS"
+    polls=$((polls - 1))
+    waited=$((waited + DEVICE_POLL_SECONDS))
   done
-  after=$(systemd-escape --path --suffix=mount "$HOME_ROOT")
-  mkdir -p "$SYSTEMD_DIR"
-  cat >"$unit_path" <<UNIT
-[Unit]
-Description=Workbench: put $HOME_ROOT on its own volume once the volume is attached
-After=$after
-[Service]
-Type=oneshot
-Environment="WORKBENCH_HOME_VOLUME_ID=$VOLUME_ID" "WORKBENCH_HOME_DEVICE=$ATTACH_DEVICE"
-Environment="HOME_ROOT=$HOME_ROOT" "FSTAB=$FSTAB" "BY_ID_DIR=$BY_ID_DIR" "SYS_BLOCK=$SYS_BLOCK"
-Environment="DEV_DIR=$DEV_DIR" "SYSTEMD_DIR=$SYSTEMD_DIR" "LOCK_FILE=$LOCK_FILE"
-ExecStart=/bin/bash $SELF mount
-[Install]
-WantedBy=${wanted[*]}
-UNIT
-  # What `systemctl enable` would do, done by hand so that it also works without a running
-  # systemd (and in tests).
-  for device in "${wanted[@]}"; do
-    mkdir -p "$SYSTEMD_DIR/$device.wants"
-    ln -sfn "$unit_path" "$SYSTEMD_DIR/$device.wants/$UNIT"
-  done
-  if [[ "$SYSTEMD_DIR" == /etc/systemd/system && -d /run/systemd/system ]]; then
-    systemctl daemon-reload
-  fi
-  log "installed $UNIT: it mounts $HOME_ROOT when ${devices[*]} appears"
+  if ((waited)); then log "$what appeared after about ${waited} s" >&2; fi
 }
 
 cmd_mount() {
@@ -305,16 +297,9 @@ cmd_mount() {
     die "HOME_ROOT must be a directory other than / without spaces, got '$HOME_ROOT'"
   mkdir -p "$(dirname "$LOCK_FILE")"
   exec 9>"$LOCK_FILE"
-  flock 9 # provisioning and the systemd unit may both get here
+  flock 9 # a run by hand while provisioning runs waits its turn
 
-  if ! DEVICE=$(resolve_device); then
-    install_unit
-    # The device may have appeared while the unit was being installed.
-    DEVICE=$(resolve_device) || {
-      log "volume ${VOLUME_ID:-$ATTACH_DEVICE} is not attached yet; $UNIT will mount it"
-      return 0
-    }
-  fi
+  DEVICE=$(wait_for_device)
   log "volume ${VOLUME_ID:-?} is $DEVICE"
   [[ -b "$DEVICE" ]] || die "$DEVICE is not a block device"
   check_not_in_use "$DEVICE"

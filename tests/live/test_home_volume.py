@@ -3,17 +3,20 @@
 its paths are pointed elsewhere, so the machine's own /home and /etc/fstab are never touched.
 
 mkfs.ext4 is reached through a recording wrapper that runs the real mkfs.ext4: "formats nothing"
-is measured, not inferred. Needs root (losetup, mkfs, mount), as CI runs.
+is measured, not inferred. "The volume is attached" is udev's by-id link to the loop device
+appearing, which a test can delay or withhold: provisioning starts before CloudFormation attaches
+the volume, and `mount` waits for it within a bound. Needs root (losetup, mkfs, mount), as CI runs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import shlex
+import re
 import shutil
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -62,7 +65,6 @@ class Scene:
         self.by_id = root / "by-id"
         self.sys_block = root / "sys-block"
         self.dev_dir = root / "dev"
-        self.systemd = root / "systemd"
         self.mkfs_log = root / "mkfs.log"
         self.bin = root / "bin"
         for d in (self.home, self.by_id, self.sys_block, self.dev_dir, self.bin):
@@ -91,7 +93,6 @@ class Scene:
             "BY_ID_DIR": str(self.by_id),
             "SYS_BLOCK": str(self.sys_block),
             "DEV_DIR": str(self.dev_dir),
-            "SYSTEMD_DIR": str(self.systemd),
             "LOCK_FILE": str(self.root / "lock"),
             "TMPDIR": str(self.root),
             "WORKBENCH_HOME_VOLUME_ID": VOLUME_ID,
@@ -355,44 +356,69 @@ def test_an_unattached_volume_is_not_found(scene):
     assert f"volume {VOLUME_ID} is not attached" in result.stderr
 
 
-def test_a_volume_attached_later_is_mounted_by_the_unit_left_behind(scene):
+def test_mount_waits_for_a_volume_attached_after_it_started(scene):
+    # Provisioning reaches the home step before CloudFormation has attached the volume.
     make_tree(scene.home, INSTANCE_HOME)
-    first = scene.mount()  # provisioning, before CloudFormation attaches the volume
-    assert "is not attached yet" in first.stdout
-    assert scene.mkfs_calls() == [] and not os.path.ismount(scene.home)
-
-    unit = scene.systemd / "workbench-home.service"
-    verify = sh("systemd-analyze", "verify", str(unit), check=False)
-    assert verify.returncode == 0, verify.stderr
-    wanted_by = {
-        sh(
-            "systemd-escape", "--unescape", "--path", p.name.removesuffix(".device.wants")
-        ).stdout.strip()
-        for p in scene.systemd.glob("*.device.wants")
-        if (p / "workbench-home.service").resolve() == unit
-    }
-    assert wanted_by == {
-        str(scene.by_id / NVME_LINK),
-        scene.attach_device,
-        str(scene.dev_dir / "xvdf"),
-    }
-
-    # The device appears: run what systemd would run, with the unit's own environment.
-    scene.attach_nitro()
-    env = {"PATH": scene.env()["PATH"]}
-    command = None
-    for line in unit.read_text().splitlines():
-        key, _, value = line.partition("=")
-        if key == "Environment":
-            env.update(pair.split("=", 1) for pair in shlex.split(value))
-        elif key == "ExecStart":
-            command = shlex.split(value)
-    assert command[:2] == ["/bin/bash", str(scene.script)]
-    started = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
-    assert started.returncode == 0, started.stderr
+    env = {**scene.env(), "DEVICE_WAIT_SECONDS": "60", "DEVICE_POLL_SECONDS": "1"}
+    process = subprocess.Popen(
+        ["bash", str(scene.script), "mount"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        first = process.stderr.readline()
+        assert f"waiting up to 60 s for volume {VOLUME_ID}" in first, first
+        assert not os.path.ismount(scene.home) and scene.mkfs_calls() == []
+        time.sleep(2.5)
+        scene.attach_nitro()
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, stdout + stderr
+    waited = int(re.search(r"appeared after about (\d+) s", stderr).group(1))
+    assert waited >= 2
     assert scene.mounted_from() == scene.device
     assert len(scene.mkfs_calls()) == 1
     assert (scene.home / "workbench/.bashrc").read_text() == "export EDITOR=nano\n"
+
+
+def test_a_volume_that_never_appears_fails_within_the_bound(scene):
+    make_tree(scene.home, INSTANCE_HOME)
+    before_home = snapshot_tree(scene.home)
+    before_fstab = scene.fstab.read_bytes()
+    env = {**scene.env(), "DEVICE_WAIT_SECONDS": "3", "DEVICE_POLL_SECONDS": "1"}
+    started = time.monotonic()
+    result = scene.run("mount", env=env)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 1
+    *_, error = result.stderr.splitlines()
+    assert (
+        f"error: volume {VOLUME_ID} (attachment {scene.attach_device}) did not appear within 3 s"
+        in error
+    )
+    # It did wait (3 polls, 1 s apart), and gave up: far sooner than the test's own timeout.
+    assert 3 <= elapsed < 60, elapsed
+    assert scene.mkfs_calls() == [] and not os.path.ismount(scene.home)
+    assert snapshot_tree(scene.home) == before_home
+    assert scene.fstab.read_bytes() == before_fstab
+
+
+@pytest.mark.parametrize(
+    ("wait", "poll"), [("5m", "2"), ("300", "0"), ("-1", "2")], ids=["unit", "zero", "negative"]
+)
+def test_a_bad_wait_bound_is_refused_in_one_line(scene, wait, poll):
+    scene.attach_nitro()
+    env = {**scene.env(), "DEVICE_WAIT_SECONDS": wait, "DEVICE_POLL_SECONDS": poll}
+    result = scene.run("mount", env=env)
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert "DEVICE_WAIT_SECONDS and DEVICE_POLL_SECONDS must be whole seconds" in line
+    assert f"'{wait}' and '{poll}'" in line
+    assert scene.mkfs_calls() == []
 
 
 def grow_volume(scene: Scene, size: int) -> None:
