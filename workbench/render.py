@@ -182,8 +182,15 @@ def render_bundle(config: WorkbenchConfig, dest: Path, *, target: Target = INSTA
         _write(dest / "www" / "errors" / f"{s.name}.html", page, 0o644)
     for source, out in _STATIC:
         (dest / out).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(ASSETS / source, dest / out)
+        _copy(ASSETS / source, dest / out)
     return dest
+
+
+def _copy(source: Path, dest: Path) -> None:
+    """Copy a static file; an executable one (git keeps the bit) stays executable. Modes are
+    normalised to 0755/0644, so the bundle does not depend on the checkout's umask."""
+    shutil.copyfile(source, dest)
+    dest.chmod(0o755 if source.stat().st_mode & 0o111 else 0o644)
 
 
 def _write(path: Path, text: str, mode: int) -> None:

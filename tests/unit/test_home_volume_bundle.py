@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from workbench.config import WorkbenchConfig
-from workbench.render import ASSETS, render_bundle, render_text
+from workbench.render import _STATIC, ASSETS, render_bundle, render_text
 
 
-def test_bundle_carries_the_home_volume_script_unchanged(tmp_path):
+def test_bundle_carries_the_home_volume_script_unchanged_and_executable(tmp_path):
     bundle = render_bundle(WorkbenchConfig(), tmp_path / "bundle")
     shipped = bundle / "home-volume.sh"
     assert shipped.read_bytes() == (ASSETS / "home-volume.sh").read_bytes()
+    assert shipped.stat().st_mode & 0o777 == 0o755
+
+
+def test_static_files_keep_their_executable_bit_and_nothing_else(tmp_path):
+    bundle = render_bundle(WorkbenchConfig(), tmp_path / "bundle")
+    for source, out in _STATIC:
+        executable = (ASSETS / source).stat().st_mode & 0o111
+        assert (bundle / out).stat().st_mode & 0o777 == (0o755 if executable else 0o644), out
 
 
 def test_bootstrap_passes_the_volume_and_makes_bundle_scripts_executable():
