@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import (
-    Acknowledgment,
-    CfnCreationPolicy,
-    CfnResourceSignal,
-    Stack,
-    Validations,
-)
+from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
@@ -21,8 +15,6 @@ from workbench.config import UBUNTU_AMI_PARAMETERS, WorkbenchConfig
 from workbench.render import render_text
 
 ROOT_DEVICE = "/dev/sda1"  # Ubuntu's AMIs name the root device this way
-# provision.sh installs R, RStudio, JupyterLab and Shiny: about 10-15 minutes on a t3.medium.
-READY_TIMEOUT = "PT30M"
 # Readable, stable logical IDs: renaming a construct must never replace the server.
 INSTANCE_LOGICAL_ID = "WorkbenchInstance"
 
@@ -41,6 +33,7 @@ class WorkbenchServer(Construct):
         bundle_dir: Path,
         home_volume_id: str,
         home_device: str,
+        ready_url: str,
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
@@ -119,7 +112,7 @@ class WorkbenchServer(Construct):
                     "bootstrap.sh.j2",
                     region=stack.region,
                     stack=stack.stack_name,
-                    resource=INSTANCE_LOGICAL_ID,
+                    ready_url=ready_url,
                     secret_arn=self.password.secret_arn,
                     bucket=self.bundle.s3_bucket_name,
                     key=self.bundle.s3_object_key,
@@ -130,17 +123,8 @@ class WorkbenchServer(Construct):
         )
         cfn_instance = self.instance.node.default_child
         cfn_instance.override_logical_id(INSTANCE_LOGICAL_ID)
-
-        # `cdk deploy` waits for provision.sh to report that every public path answers.
-        cfn_instance.cfn_options.creation_policy = CfnCreationPolicy(
-            resource_signal=CfnResourceSignal(count=1, timeout=READY_TIMEOUT)
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["cloudformation:SignalResource"],
-                resources=[stack.stack_id],
-            )
-        )
+        # No CreationPolicy: the instance completes once it runs, so that /home can be attached
+        # while it provisions; `cdk deploy` waits on stacks/readiness.py's wait condition instead.
 
         # cdk-nag 3 findings on IAM are granular: each wildcard is acknowledged by name.
         Validations.of(self.role).acknowledge(

@@ -23,7 +23,8 @@ class HomeVolume(Construct):
     Deleting the stack (or replacing the volume) leaves a snapshot (`RemovalPolicy.SNAPSHOT`).
     With `home_snapshot_id` the volume starts as a copy of that snapshot. The volume does not
     depend on the instance, so the instance's user data can name it; the attachment, which
-    depends on both, is added by `attach_to`.
+    depends on both, is added by `attach_to`. It is created as soon as the instance runs, while
+    provisioning waits for the device (assets/home-volume.sh).
     """
 
     def __init__(

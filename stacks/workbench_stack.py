@@ -1,5 +1,5 @@
-"""The workbench stack: wires the network, the server, users' /home volume and the idle stop
-together and says how to reach them."""
+"""The workbench stack: wires the network, the server, users' /home volume, deploy readiness and
+the idle stop together and says how to reach them."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from constructs import Construct
 
 from stacks.idle import IdleStop
 from stacks.network import WorkbenchNetwork
+from stacks.readiness import Readiness
 from stacks.server import WorkbenchServer
 from stacks.storage import HomeVolume
 from workbench.config import WorkbenchConfig
@@ -31,6 +32,7 @@ class WorkbenchStack(Stack):
         self.config = config
         self.network = WorkbenchNetwork(self, "Network", config=config)
         self.home = self._add_home_volume()
+        self.readiness = Readiness(self, "Readiness")
         self.server = WorkbenchServer(
             self,
             "Server",
@@ -40,8 +42,12 @@ class WorkbenchStack(Stack):
             bundle_dir=bundle_dir,
             home_volume_id=self.home.volume.volume_id,
             home_device=self.home.device,
+            ready_url=self.readiness.url,
         )
-        self.home.attach_to(self.server.instance)
+        attachment = self.home.attach_to(self.server.instance)
+        # provision.sh mounts /home before it creates the user: the deploy waits for it only
+        # once the volume is attached.
+        self.readiness.wait_for(self.server.instance.node.default_child, attachment)
         self.idle_stop = self._add_idle_stop()
         self._add_outputs()
 

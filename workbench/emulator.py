@@ -46,18 +46,42 @@ def register_missing_models() -> None:
     AWS::EC2::Volume (drops encryption, type, snapshot and tags) and AWS::EC2::VolumeAttachment
     (no physical ID, so describe_stack_resources omits the field) are replaced by ones that keep
     them. Deleting a volume is left to moto (it keeps it; no DeletionPolicy snapshot is made).
-    Safe to call more than once.
+
+    moto skips AWS::CloudFormation::WaitConditionHandle and ::WaitCondition ("null models"): a
+    `Ref` to the handle becomes the string "None", which would reach the instance's user data as
+    its WORKBENCH_READY_URL, and the skipped condition leaves a hole in describe_stack_resources
+    (an entry without a logical ID). The handle model gives it a presigned-URL-like value, as AWS
+    does; the condition model completes at once, as if signalled: no instance runs in moto to
+    signal it. Safe to call more than once.
     """
     from moto.cloudformation import parsing
 
     if _models_registered:
         return
     _define_models()
+    # moto consults its null-model list before any registered model.
+    for type_ in (WAIT_HANDLE_TYPE, WAIT_CONDITION_TYPE):
+        if type_ in parsing.NULL_MODELS:
+            parsing.NULL_MODELS.remove(type_)
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
 
 
 _models_registered: list[type] = []
+WAIT_HANDLE_TYPE = "AWS::CloudFormation::WaitConditionHandle"
+WAIT_CONDITION_TYPE = "AWS::CloudFormation::WaitCondition"
+
+
+def wait_handle_url(region: str, stack_id: str, logical_id: str) -> str:
+    """What a `Ref` to a wait condition handle gives on AWS: a presigned S3 URL in CloudFormation's
+    bucket for the region, with '&'-separated query parameters (here a dummy signature)."""
+    from urllib.parse import quote
+
+    key = quote(f"{stack_id}/{logical_id}", safe="")
+    return (
+        f"https://cloudformation-waitcondition-{region}.s3.amazonaws.com/{key}"
+        "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=86399&X-Amz-Signature=emulated"
+    )
 
 
 def _define_models() -> None:
@@ -306,8 +330,80 @@ def _define_models() -> None:
         ):
             return None
 
+    class EmulatedWaitConditionHandle(CloudFormationModel):
+        def __init__(self, url: str) -> None:
+            self.url = url
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return WAIT_HANDLE_TYPE
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.url  # Ref gives the URL, as on AWS
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        ):
+            logical_id = kwargs.get("LogicalId", resource_name)
+            return cls(wait_handle_url(region_name, kwargs.get("StackId", ""), logical_id))
+
+        @classmethod
+        def delete_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name, cloudformation_json, account_id, region_name
+        ):
+            return None
+
+    class EmulatedWaitCondition(CloudFormationModel):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return WAIT_CONDITION_TYPE
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr in ("Data",)
+
+        def get_cfn_attribute(self, attribute_name: str) -> str:
+            return "{}"  # the signals' data by unique ID: none arrive in moto
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.name
+
+        @classmethod
+        def create_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+        ):
+            return cls(resource_name)
+
+        @classmethod
+        def delete_from_cloudformation_json(  # type: ignore[override]
+            cls, resource_name, cloudformation_json, account_id, region_name
+        ):
+            return None
+
     _models_registered.extend(
-        [EmulatedSecret, EmulatedKeyPair, EmulatedAlarm, EmulatedVolume, EmulatedVolumeAttachment]
+        [
+            EmulatedSecret,
+            EmulatedKeyPair,
+            EmulatedAlarm,
+            EmulatedVolume,
+            EmulatedVolumeAttachment,
+            EmulatedWaitConditionHandle,
+            EmulatedWaitCondition,
+        ]
     )
 
 

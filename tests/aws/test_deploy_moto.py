@@ -1,19 +1,24 @@
 """Deploy the synthesized template into moto's CloudFormation and look at it as a user's script
 would, with boto3. No account, no network.
 
-moto lacks CloudFormation models for AWS::EC2::KeyPair and AWS::SecretsManager::Secret;
-`workbench.emulator.register_missing_models` adds them (the same emulator `make local` embeds),
-so the default configuration, with its generated key pair, deploys as it is.
+moto lacks CloudFormation models for AWS::EC2::KeyPair and AWS::SecretsManager::Secret and ignores
+AWS::CloudFormation::WaitConditionHandle; `workbench.emulator.register_missing_models` adds them
+(the same emulator `make local` embeds), so the default configuration, with its generated key
+pair, deploys as it is. moto ignores the wait condition itself: nothing runs on its instances to
+signal it, so the stack completes without waiting.
 """
 
 from __future__ import annotations
 
 import base64
+import re
+import subprocess
 
 import boto3
 import pytest
 
 from stacks.network import SECURITY_GROUP_LOGICAL_ID
+from stacks.readiness import READY_HANDLE_LOGICAL_ID, READY_LOGICAL_ID
 from stacks.server import INSTANCE_LOGICAL_ID
 from tests.aws.deployment import KEY_NAME, deploy
 from workbench.emulator import REGION
@@ -49,7 +54,7 @@ def test_deployed_instance_carries_the_bootstrap(aws, templates):
     attribute = aws.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
     script = base64.b64decode(attribute["UserData"]["Value"]).decode()
     assert script.startswith("#!/bin/bash\n")
-    assert "WORKBENCH_RESOURCE=WorkbenchInstance" in script
+    assert "WORKBENCH_RESOURCE" not in script
     assert "WORKBENCH_STACK=Workbench" in script
     assert "exec /opt/workbench/provision.sh" in script
     (reservation,) = aws.describe_instances(InstanceIds=[instance_id])["Reservations"]
@@ -103,3 +108,25 @@ def test_deployed_stack_has_its_outputs(aws, templates):
         "ssh -i Workbench.pem -N -L 8000:localhost:8000 ubuntu@"
     )
     assert "ApiUrl" not in outputs
+
+
+def test_deployed_instance_is_told_the_wait_handles_url(aws, templates):
+    deployed = deploy(templates["default"])
+    url = deployed["physical"][READY_HANDLE_LOGICAL_ID]
+    assert re.fullmatch(
+        r"https://cloudformation-waitcondition-us-east-1\.s3\.amazonaws\.com/\S+", url
+    )
+    instance_id = deployed["physical"][INSTANCE_LOGICAL_ID]
+    attribute = aws.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
+    script = base64.b64decode(attribute["UserData"]["Value"]).decode()
+    (line,) = [x for x in script.splitlines() if x.startswith("WORKBENCH_READY_URL=")]
+    # As provision.sh reads it: the env file sourced by bash gives back the URL whole.
+    sourced = subprocess.run(
+        ["bash", "-c", f'{line}\nprintf %s "$WORKBENCH_READY_URL"'],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert sourced == url
+    assert "&" in url, "shaped like AWS's presigned URL, query string included"
+    assert READY_LOGICAL_ID in deployed["physical"], "the wait condition is a stack resource"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import re
 
+from stacks.readiness import READY_HANDLE_LOGICAL_ID, READY_LOGICAL_ID
 from stacks.server import INSTANCE_LOGICAL_ID
+from stacks.storage import HOME_ATTACHMENT_LOGICAL_ID
 from workbench.config import UBUNTU_AMI_PARAMETERS
 from workbench.outputs import output_specs
 
@@ -18,6 +20,10 @@ def resources(template: dict, type_: str) -> dict[str, dict]:
 
 def instance(template: dict) -> dict:
     return template["Resources"][INSTANCE_LOGICAL_ID]
+
+
+def user_data_parts(template: dict) -> list:
+    return instance(template)["Properties"]["UserData"]["Fn::Base64"]["Fn::Join"][1]
 
 
 def user_data_text(template: dict) -> str:
@@ -90,15 +96,37 @@ def test_user_data_holds_no_password(synthesized):
 
 def test_deploy_waits_for_the_workbench_to_answer(synthesized):
     _, template = synthesized("default")
-    assert instance(template)["CreationPolicy"] == {
-        "ResourceSignal": {"Count": 1, "Timeout": "PT30M"}
+    assert "CreationPolicy" not in instance(template), (
+        "a creation policy would hold back the /home attachment until provisioning ends"
+    )
+    (handle,) = resources(template, "AWS::CloudFormation::WaitConditionHandle")
+    (condition,) = resources(template, "AWS::CloudFormation::WaitCondition").values()
+    assert handle == READY_HANDLE_LOGICAL_ID
+    assert condition["Properties"] == {
+        "Handle": {"Ref": READY_HANDLE_LOGICAL_ID},
+        "Count": 1,
+        "Timeout": "1800",
     }
-    statements = [
-        s
-        for p in resources(template, "AWS::IAM::Policy").values()
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
-    ]
-    assert any(s["Action"] == "cloudformation:SignalResource" for s in statements)
+    # Waits for the signal only once /home is attached: provisioning mounts it before the user.
+    assert set(condition["DependsOn"]) == {HOME_ATTACHMENT_LOGICAL_ID, INSTANCE_LOGICAL_ID}
+
+
+def test_the_instance_is_told_where_to_signal(synthesized):
+    _, template = synthesized("default")
+    parts = user_data_parts(template)
+    at = parts.index({"Ref": READY_HANDLE_LOGICAL_ID})
+    # Single-quoted in /etc/workbench/env: the presigned URL holds '&'.
+    assert parts[at - 1].endswith("\nWORKBENCH_READY_URL='")
+    assert parts[at + 1].startswith("'\n")
+    assert "WORKBENCH_RESOURCE" not in user_data_text(template)
+
+
+def test_nothing_depends_on_the_readiness_but_the_deploy(synthesized):
+    # The instance must not wait for its own signal: that would deadlock until the timeout.
+    _, template = synthesized("default")
+    for name, resource in template["Resources"].items():
+        assert READY_LOGICAL_ID not in json.dumps(resource.get("DependsOn", [])), name
+    assert READY_LOGICAL_ID not in json.dumps(template["Outputs"])
 
 
 def test_instance_role_reads_only_its_bundle_and_its_secret(synthesized):
@@ -114,8 +142,7 @@ def test_instance_role_reads_only_its_bundle_and_its_secret(synthesized):
         "s3:List*",
         "secretsmanager:GetSecretValue",
         "secretsmanager:DescribeSecret",
-        "cloudformation:SignalResource",
-    }
+    }, "signalling the wait condition's presigned URL needs no IAM permission"
     (role,) = resources(template, "AWS::IAM::Role").values()
     managed = json.dumps(role["Properties"]["ManagedPolicyArns"])
     assert "AmazonSSMManagedInstanceCore" in managed
@@ -140,6 +167,11 @@ def test_stateful_logical_ids_are_pinned(synthesized):
     _, template = synthesized("default")
     assert template["Resources"]["WorkbenchInstance"]["Type"] == "AWS::EC2::Instance"
     assert template["Resources"]["WorkbenchSecurityGroup"]["Type"] == "AWS::EC2::SecurityGroup"
+    # A renamed handle would change the instance's user data, i.e. replace the instance.
+    assert template["Resources"]["WorkbenchReadyHandle"]["Type"] == (
+        "AWS::CloudFormation::WaitConditionHandle"
+    )
+    assert template["Resources"]["WorkbenchReady"]["Type"] == "AWS::CloudFormation::WaitCondition"
 
 
 def test_every_output_is_present(synthesized):

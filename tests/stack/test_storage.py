@@ -62,6 +62,17 @@ def test_home_volume_has_its_own_attachment(synthesized):
     assert [m["DeviceName"] for m in instance["BlockDeviceMappings"]] == ["/dev/sda1"]
 
 
+def test_home_is_attached_while_the_instance_provisions(synthesized):
+    # The attachment waits only for the instance to exist, never for provisioning: the deploy's
+    # readiness is a wait condition that comes after the attachment, not a creation policy.
+    _, template = synthesized("default")
+    attachment = template["Resources"][HOME_ATTACHMENT_LOGICAL_ID]
+    assert "DependsOn" not in attachment
+    assert "CreationPolicy" not in template["Resources"][INSTANCE_LOGICAL_ID]
+    (condition,) = resources(template, "AWS::CloudFormation::WaitCondition").values()
+    assert HOME_ATTACHMENT_LOGICAL_ID in condition["DependsOn"]
+
+
 def test_destroy_and_replacement_leave_a_snapshot(synthesized):
     for context in ("default", "restore"):
         _, template = synthesized(context)

@@ -8,6 +8,13 @@ those real tools, so a command the script gains without a stub fails the tests i
 this machine. The script's root-relative paths are prefixed with WORKBENCH_SYSROOT (empty on the
 instance), which the sandbox points at its scratch root.
 
+The home step runs the real home-volume.sh from the bundle. Its device commands (blkid, mkfs,
+mount, ...) are stubs that emulate one EBS volume: its files sit in the stub state while it is
+unmounted and move into the mount point while mounted, with what the mount hides kept aside. The
+volume's device is a real block device node (major 240, reserved for local use: no driver, so
+nothing can open it), made with mknod, which needs root, as CI runs; udev's by-id link to it is
+"the attachment", which a test can remove or let appear after a number of polls.
+
 Downloads come from local fixtures. Their checksums cannot match the real pins, so `render`
 substitutes the fixtures' sha256 for the pinned ones, unless asked to keep the real pins (which
 proves that a download with the wrong checksum stops provisioning).
@@ -17,33 +24,86 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import shutil
+import stat
 import subprocess
+import sys
 import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stacks.storage import HOME_DEVICE
 from workbench.config import WorkbenchConfig
-from workbench.render import INSTANCE, render_bundle
+from workbench.render import INSTANCE, render_bundle, render_text
 
 # Real tools the script may run as they are: they only read, or write under WORKBENCH_SYSROOT.
 REAL_TOOLS = [
-    *("awk", "basename", "cat", "chmod", "cmp", "cp", "cut", "date", "diff", "dirname", "env"),
-    *("find", "grep", "head", "install", "ln", "ls", "mkdir", "mv", "rm", "sed", "seq"),
-    *("sha256sum", "sort", "tail", "tar", "tee", "touch", "tr", "wc", "xargs", "xz"),
+    *("awk", "basename", "bash", "cat", "chmod", "cmp", "cp", "cut", "date", "diff", "dirname"),
+    *("env", "find", "flock", "grep", "head", "install", "ln", "ls", "mkdir", "mktemp", "mv"),
+    *("readlink", "realpath", "rm", "rmdir", "sed", "seq", "sha256sum", "sort", "tail", "tar"),
+    *("tee", "touch", "tr", "wc", "xargs", "xz"),
 ]
 # What the sandbox replaces: everything that changes the machine or reaches the network.
 STUBS = [
     *("apt-get", "dpkg-query", "systemctl", "nginx", "useradd", "getent", "id", "passwd"),
     *("chpasswd", "fallocate", "mkswap", "swapon", "aws", "curl", "sleep", "python3"),
+    # The /home volume's device layer.
+    *("blkid", "lsblk", "findmnt", "mkfs.ext4", "mount", "umount", "mountpoint", "sync"),
+    *("dumpe2fs", "blockdev", "e2fsck", "resize2fs"),
 ]
+
+# The values the bootstrap writes to /etc/workbench/env. The URL is shaped like the presigned URL
+# a wait condition handle gives on AWS, '&'s included.
+READY_URL = (
+    "https://cloudformation-waitcondition-us-east-1.s3.amazonaws.com/arn%3Aaws%3Acloudformation"
+    "%3Aus-east-1%3A123456789012%3Astack%2FWorkbench%2F0a1b%2FWorkbenchReadyHandle"
+    "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Date=20260101T000000Z&X-Amz-Expires=86399"
+    "&X-Amz-Signature=0f1e2d3c"
+)
+VOLUME_ID = "vol-0123456789abcdef0"
+NVME_LINK = "nvme-Amazon_Elastic_Block_Store_vol0123456789abcdef0"
+# No driver has this block major (240-254 are for local use): the node exists, opens fail.
+NO_DRIVER_MAJOR = 240
 
 STUB = Path(__file__).with_name("provision_stub.sh")
 
 _CALL_END = "\x1e"
 _FIELD_END = "\x1f"
+
+
+def bootstrap_env(**values: str) -> str:
+    """The /etc/workbench/env the real bootstrap writes (its heredoc), for these values."""
+    text = render_text(
+        "bootstrap.sh.j2",
+        region=values.get("region", "us-east-1"),
+        stack=values.get("stack", "Workbench"),
+        ready_url=values.get("ready_url", READY_URL),
+        secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:pw",
+        bucket="bucket",
+        key="bundle.zip",
+        home_volume_id=values.get("home_volume_id", VOLUME_ID),
+        home_device=values.get("home_device", HOME_DEVICE),
+    )
+    return text.split("<<'ENV'\n", 1)[1].split("\nENV\n", 1)[0] + "\n"
+
+
+@dataclass(frozen=True)
+class Put:
+    """One PUT curl made: to the wait condition's URL, when it is a signal."""
+
+    delivered: bool
+    method: str
+    url: str
+    body: str
+    headers: tuple[str, ...]
+
+    def json(self) -> dict:
+        return json.loads(self.body)
+
+
 # The pins the sandbox replaces with its fixtures' checksums: NAME_URL, NAME_SHA256.
 PINNED_DOWNLOADS = ("RSTUDIO", "SHINY", "NODE")
 
@@ -59,18 +119,19 @@ class Run:
     output: str
     log: str
     calls: list[list[str]]
+    puts: list[Put]
 
     def called(self, command: str, *args: str) -> list[list[str]]:
         """Calls of `command` whose arguments start with `args`."""
         return [c for c in self.calls if c[0] == command and c[1 : 1 + len(args)] == list(args)]
 
-    def signals(self) -> list[tuple[str, str]]:
-        """(status, unique id) of every CloudFormation signal sent."""
-        result = []
-        for call in self.called("aws", "cloudformation", "signal-resource"):
-            options = dict(zip(call[1::2], call[2::2], strict=False))
-            result.append((options["--status"], options["--unique-id"]))
-        return result
+    def signals(self) -> list[dict]:
+        """The bodies of the signals CloudFormation received (PUTs to the wait handle's URL)."""
+        return [p.json() for p in self.puts if p.delivered and p.url == READY_URL]
+
+    def statuses(self) -> list[tuple[str, str]]:
+        """(Status, UniqueId) of every signal received."""
+        return [(s["Status"], s["UniqueId"]) for s in self.signals()]
 
     def steps(self) -> list[str]:
         return re.findall(r"^\S+ \[([a-z]+)\] begin$", self.log, re.M)
@@ -89,8 +150,10 @@ class Sandbox:
         self.state = self.tmp / "state"
         self.downloads = self.tmp / "downloads"
         self.calls_file = self.tmp / "calls"
+        self.puts_file = self.tmp / "puts"
+        self.scratch = self.tmp / "scratch"
         self.bundle = self.root / INSTANCE.root.lstrip("/")
-        for directory in (self.root, self.stubs, self.downloads):
+        for directory in (self.root, self.stubs, self.downloads, self.scratch):
             directory.mkdir(parents=True, exist_ok=True)
         for sub in ("packages", "enabled", "active"):
             (self.state / sub).mkdir(parents=True, exist_ok=True)
@@ -109,12 +172,54 @@ class Sandbox:
         (self.root / "etc/workbench").mkdir(parents=True)
         (self.root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
         (self.root / "etc/fstab").write_text("LABEL=cloudimg-rootfs / ext4 defaults 0 1\n")
-        (self.root / "etc/workbench/env").write_text(
-            "WORKBENCH_REGION=us-east-1\nWORKBENCH_STACK=Workbench\n"
-            "WORKBENCH_RESOURCE=WorkbenchInstance\n"
-            "WORKBENCH_SECRET_ARN=arn:aws:secretsmanager:us-east-1:123456789012:secret:pw\n"
-            "WORKBENCH_BUNDLE=s3://bucket/bundle.zip\n"
-        )
+        (self.root / "etc/workbench/env").write_text(bootstrap_env())
+        self._make_volume()
+
+    # --- the /home volume ---------------------------------------------------------------------
+
+    def _make_volume(self) -> None:
+        """The AMI's /home, a blank volume's device node, and udev's link to it (attached)."""
+        authorized = self.root / "home/ubuntu/.ssh/authorized_keys"
+        authorized.parent.mkdir(parents=True)
+        authorized.write_text("ssh-ed25519 AAAA sandbox\n")
+        self.device = self.root / "dev/nvme1n1"
+        self.device.parent.mkdir(parents=True)
+        try:
+            os.mknod(self.device, 0o600 | stat.S_IFBLK, os.makedev(NO_DRIVER_MAJOR, 0))
+        except PermissionError as error:
+            raise AssertionError(
+                "the provision sandbox makes a block device node for /home's volume: run the "
+                "tests as root (as CI does)"
+            ) from error
+        self.by_id_link = self.root / "dev/disk/by-id" / NVME_LINK
+        self.by_id_link.parent.mkdir(parents=True)
+        self.attach()
+        (self.state / "device").write_text(f"{self.device}\n")
+
+    def attach(self) -> None:
+        """What udev does once EC2 attaches the volume."""
+        if not self.by_id_link.is_symlink():
+            self.by_id_link.symlink_to(self.device)
+
+    def detach(self) -> None:
+        self.by_id_link.unlink(missing_ok=True)
+
+    def mounts(self) -> list[tuple[str, str]]:
+        """(source, target) of what the emulated volume layer has mounted."""
+        path = self.state / "mounts"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [tuple(line.split(" ", 1)) for line in lines]
+
+    def hidden_under(self, target: Path) -> list[str]:
+        """What a mount at `target` hides (on the root volume, beneath it)."""
+        under = self.state / "under" / str(target).replace("/", "_")
+        return sorted(p.name for p in under.iterdir()) if under.exists() else []
+
+    def volume_fs(self) -> dict[str, str]:
+        path = self.state / "volume.fs"
+        if not path.exists():
+            return {}
+        return dict(line.split("=", 1) for line in path.read_text().splitlines())
 
     # --- the bundle ---------------------------------------------------------------------------
 
@@ -142,7 +247,8 @@ class Sandbox:
     def _complete_bundle(self) -> None:
         """Stand-ins for bundle parts other branches provide, only where they are missing.
 
-        The home volume script is always replaced by a recording stub: it would mount disks.
+        home-volume.sh loses its executable bit, as in a zip extraction: provision.sh must not
+        depend on it.
         """
         stand_ins = {
             "jupyterhub_config.py": "c = get_config()  # noqa\n",
@@ -157,9 +263,7 @@ class Sandbox:
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(text)
-        home = self.bundle / "home-volume.sh"
-        home.unlink(missing_ok=True)
-        home.symlink_to(self.stubs / "stub")
+        (self.bundle / "home-volume.sh").chmod(0o644)
 
     def _fixture(self, name: str, filename: str) -> Path:
         path = self.downloads / filename
@@ -191,6 +295,7 @@ class Sandbox:
 
     def run(self, *, xtrace: bool = False, **env: str) -> Run:
         self.calls_file.write_text("")
+        self.puts_file.write_text("")
         log_file = self.root / "var/log/workbench/provision.log"
         before = log_file.read_text() if log_file.exists() else ""
         environment = {
@@ -204,6 +309,11 @@ class Sandbox:
             "STUB_DOWNLOADS": str(self.downloads),
             "STUB_SECRET": self.secret,
             "STUB_NODE_VERSION": getattr(self, "node_version", "0"),
+            "STUB_PUTS": str(self.puts_file),
+            "STUB_PYTHON3": sys.executable,
+            "STUB_ATTACH_LINK": str(self.by_id_link),
+            "STUB_ATTACH_TARGET": str(self.device),
+            "TMPDIR": str(self.scratch),
             **self.env,
             **env,
         }
@@ -214,7 +324,11 @@ class Sandbox:
         raw = self.calls_file.read_text()
         calls = [c.split(_FIELD_END)[:-1] for c in raw.split(_CALL_END) if c]
         log = log_file.read_text()[len(before) :] if log_file.exists() else ""
-        return Run(done.returncode, done.stdout + done.stderr, log, calls)
+        puts = []
+        for record in self.puts_file.read_text().split(_CALL_END)[:-1]:
+            delivered, method, url, body, *headers = record.split(_FIELD_END)[:-1]
+            puts.append(Put(delivered == "1", method, url, body, tuple(headers)))
+        return Run(done.returncode, done.stdout + done.stderr, log, calls, puts)
 
     def snapshot(self) -> dict[str, tuple[str, int]]:
         """Every file under the root (content hash or link target, mode), except the log."""
@@ -225,6 +339,8 @@ class Sandbox:
                 continue
             if path.is_symlink():
                 result[relative] = (f"-> {os.readlink(path)}", 0)
+            elif path.is_block_device():
+                result[relative] = ("block device", path.stat().st_rdev)
             elif path.is_file():
                 digest = hashlib.sha256(path.read_bytes()).hexdigest()
                 result[relative] = (digest, path.stat().st_mode)

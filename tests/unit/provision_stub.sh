@@ -11,6 +11,36 @@ R="$WORKBENCH_SYSROOT"
 S="$STUB_STATE"
 has() { local a; for a in "${@:2}"; do [[ "$a" == "$1" ]] && return 0; done; return 1; }
 last() { printf '%s' "${!#}"; }
+# after OPTION ARGS...: the value that follows OPTION in ARGS.
+after() { local want="$1" prev="" a; shift; for a in "$@"; do [[ "$prev" == "$want" ]] && { printf '%s' "$a"; return 0; }; prev="$a"; done; return 1; }
+# How many times this run called COMMAND so far (this call included).
+calls_of() { tr '\036' '\n' <"$STUB_CALLS" | grep -c "^$1"$'\x1f' || true; }
+
+# --- one EBS volume, emulated ---------------------------------------------------------------
+# Unmounted, its files sit in $S/volume; mounted, in the mount point, whose own files are set
+# aside in $S/under/<target>. $S/mounts lists "SOURCE TARGET" (SOURCE bind:DIR for bind mounts);
+# $S/volume.fs holds what blkid would find (absent: a blank volume).
+key() { printf '%s' "${1//\//_}"; }
+move_all() { mkdir -p "$2"; find "$1" -mindepth 1 -maxdepth 1 -exec mv -t "$2" {} + 2>/dev/null || true; }
+volume_mounts() { awk '$1 !~ /^bind:/' "$S/mounts" 2>/dev/null || true; }
+fs() { grep "^$1=" "$S/volume.fs" 2>/dev/null | cut -d= -f2-; }
+mount_volume() {
+  local dev="$1" target="$2"
+  [[ "$(readlink -f "$dev")" == "$(cat "$S/device")" ]] || { echo "mount: $dev: no such volume (stub)" >&2; exit 32; }
+  [[ -f "$S/volume.fs" ]] || { echo "mount: $target: wrong fs type, bad superblock on $dev" >&2; exit 32; }
+  move_all "$target" "$S/under/$(key "$target")"
+  move_all "$S/volume" "$target"
+  echo "$(cat "$S/device") $target" >>"$S/mounts"
+}
+# bind_view SRC VIEW in|out: show (or take back) what each volume mount under SRC hides.
+bind_view() {
+  local src="${1%/}" view="$2" way="$3" source target
+  while read -r source target; do
+    [[ "$target" == "$src"/* ]] || continue
+    if [[ "$way" == in ]]; then move_all "$S/under/$(key "$target")" "$view${target#"$src"}"
+    else move_all "$view${target#"$src"}" "$S/under/$(key "$target")"; fi
+  done < <(volume_mounts)
+}
 case "$name" in
   apt-get)
     [[ -n "${STUB_FAIL_APT:-}" ]] && { echo "E: Unable to locate package (stub)" >&2; exit 100; }
@@ -47,6 +77,7 @@ case "$name" in
     exit 0 ;;
   useradd)
     user=$(last "$@")
+    if has --create-home "$@"; then mkdir -p "$R/home/$user"; fi
     if has --system "$@"; then uid=$((999 - $(grep -c ':9[0-9][0-9]:' "$R/etc/passwd" || true)))
     else uid=$((1000 + $(grep -c ':1[0-9][0-9][0-9]:' "$R/etc/passwd" || true))); fi
     echo "$user:x:$uid:$uid::/home/$user:/bin/bash" >>"$R/etc/passwd" ;;
@@ -74,7 +105,17 @@ case "$name" in
       printf '%s\n' "$STUB_SECRET"
     fi ;;
   curl)
-    if has -w "$@"; then
+    if has PUT "$@"; then
+      # A signal: record method, URL, headers and body (stdin); STUB_FAIL_PUTS=N fails the first N.
+      body=$(cat)
+      method=$(after -X "$@")
+      headers=(); prev=""
+      for arg in "$@"; do [[ "$prev" == -H ]] && headers+=("$arg"); prev="$arg"; done
+      delivered=1
+      if (( $(tr -cd '\036' <"$STUB_PUTS" | wc -c) < ${STUB_FAIL_PUTS:-0} )); then delivered=0; fi
+      { printf '%s\x1f' "$delivered" "$method" "$(last "$@")" "$body" "${headers[@]}"; printf '\x1e'; } >>"$STUB_PUTS"
+      ((delivered)) || { echo "curl: (22) The requested URL returned error: 503" >&2; exit 22; }
+    elif has -w "$@"; then
       url=$(last "$@")
       code=$(awk -v u="$url" '$1 == u {print $2}' "$S/http" 2>/dev/null)
       printf '%s' "${code:-200}"
@@ -86,7 +127,8 @@ case "$name" in
       cp "$STUB_DOWNLOADS/${url##*/}" "$out"
     fi ;;
   python3)
-    # python3 -m venv DIR: a virtualenv whose tools are stubs too.
+    # python3 -c: the real one (it only computes); python3 -m venv DIR: a virtualenv of stubs.
+    [[ "${1:-}" == -c ]] && exec "$STUB_PYTHON3" "$@"
     dir=$(last "$@")
     mkdir -p "$dir/bin"
     for tool in python pip uvicorn jupyterhub jupyterhub-singleuser; do ln -sf "$STUB_BIN/stub" "$dir/bin/$tool"; done ;;
@@ -97,5 +139,60 @@ case "$name" in
     [[ "${1:-}" == --version ]] && echo "v$STUB_NODE_VERSION" ;;
   npm)
     mkdir -p node_modules/.bin && ln -sf "$STUB_BIN/stub" node_modules/.bin/configurable-http-proxy ;;
+  sleep)
+    # STUB_ATTACH_AFTER=N: the volume is attached (udev links it) during the Nth sleep.
+    if [[ -n "${STUB_ATTACH_AFTER:-}" ]] && (( $(calls_of sleep) == STUB_ATTACH_AFTER )); then
+      ln -s "$STUB_ATTACH_TARGET" "$STUB_ATTACH_LINK"
+    fi ;;
+  blkid)
+    [[ -f "$S/volume.fs" ]] || exit 2 # no signature of any kind
+    if has value "$@"; then fs "$(after -s "$@")"
+    elif has export "$@"; then cat "$S/volume.fs"
+    else printf '%s: %s\n' "$(last "$@")" "$(tr '\n' ' ' <"$S/volume.fs")"; fi ;;
+  mkfs.ext4)
+    printf 'UUID=%s\nTYPE=ext4\nUSAGE=filesystem\nLABEL=%s\n' \
+      5e1f0c2a-7b3d-4c8e-9a61-2f4d8b0c3e57 "$(after -L "$@")" >"$S/volume.fs"
+    mkdir -p "$S/volume/lost+found" ;;
+  mount)
+    case "$1" in
+      --make-private) ;;
+      --bind) bind_view "$2" "$3" in; echo "bind:$2 $3" >>"$S/mounts" ;;
+      --fstab)
+        spec=$(awk -v t="$3" '$1 !~ /^#/ && $2 == t {print $1}' "$2")
+        [[ -n "$spec" && "$spec" == "UUID=$(fs UUID)" ]] || { echo "mount: $3: can't find in $2" >&2; exit 32; }
+        mount_volume "$(cat "$S/device")" "$3" ;;
+      -*) echo "mount stub: unexpected $*" >&2; exit 1 ;;
+      *) mount_volume "$1" "$2" ;;
+    esac ;;
+  umount)
+    target=$(last "$@")
+    source=$(awk -v t="$target" '$2 == t {print $1}' "$S/mounts" 2>/dev/null)
+    [[ -n "$source" ]] || { echo "umount: $target: not mounted." >&2; exit 32; }
+    awk -v t="$target" '$2 != t' "$S/mounts" >"$S/mounts.new" && mv "$S/mounts.new" "$S/mounts"
+    if [[ "$source" == bind:* ]]; then
+      bind_view "${source#bind:}" "$target" out
+      find "$target" -mindepth 1 -delete
+    else
+      move_all "$target" "$S/volume"
+      move_all "$S/under/$(key "$target")" "$target"
+    fi ;;
+  mountpoint)
+    awk -v t="$(last "$@")" '$2 == t {found = 1} END {exit !found}' "$S/mounts" 2>/dev/null ;;
+  findmnt)
+    if has --mountpoint "$@"; then
+      volume_mounts | awk -v t="$(after --mountpoint "$@")" '$2 == t {print $1; found = 1} END {exit !found}'
+    elif has --target "$@"; then
+      path=$(after --target "$@") best=/
+      while read -r source target; do
+        if [[ "$path" == "$target" || "$path" == "$target"/* ]] && ((${#target} > ${#best})); then best=$target; fi
+      done < <(volume_mounts)
+      echo "$best"
+    else echo "findmnt stub: unexpected $*" >&2; exit 1; fi ;;
+  lsblk)
+    volume_mounts | awk -v d="$(readlink -f "$(last "$@")")" '$1 == d {print $2}' ;;
+  dumpe2fs)
+    # A filesystem that fills the volume: nothing to grow.
+    printf 'Block count:              16384\nBlock size:               4096\n' ;;
+  blockdev) echo 67108864 ;;
   *) ;;
 esac

@@ -25,7 +25,7 @@ def test_bootstrap_passes_the_volume_and_makes_bundle_scripts_executable():
         "bootstrap.sh.j2",
         region="us-east-1",
         stack="Workbench",
-        resource="WorkbenchInstance",
+        ready_url="https://example.invalid/handle?a=1&b=2",
         secret_arn="arn:secret",
         bucket="bucket",
         key="bundle.zip",
@@ -35,5 +35,5 @@ def test_bootstrap_passes_the_volume_and_makes_bundle_scripts_executable():
     env_block = text.split("<<'ENV'\n", 1)[1].split("\nENV\n", 1)[0].splitlines()
     assert "WORKBENCH_HOME_VOLUME_ID=vol-0123456789abcdef0" in env_block
     assert "WORKBENCH_HOME_DEVICE=/dev/sdf" in env_block
-    # python -m zipfile drops file modes; provision.sh runs "$BUNDLE/home-volume.sh" directly.
+    # python -m zipfile drops file modes; the bootstrap runs provision.sh directly.
     assert "chmod 0755 /opt/workbench/*.sh" in text

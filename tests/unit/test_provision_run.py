@@ -1,21 +1,26 @@
 """The real rendered provision.sh, run in a sandbox (tests/unit/provision_sandbox.py).
 
 Proven here: the script's control flow. Steps run in order and are logged with timestamps;
-a first run installs, writes and starts everything and signals SUCCESS after the health check; a
-second run changes nothing; a config change restarts only what it concerns; each kind of failure
-signals FAILURE naming its step; the password reaches chpasswd and nothing else.
-Not proven here: that apt, dpkg, systemd, useradd, Secrets Manager and the downloads behave on
-Ubuntu as the stubs do. That needs an EC2 instance (`make deploy`).
+a first run puts /home on its volume (the real home-volume.sh, waiting for the attachment) before
+the user exists, installs, writes and starts everything and PUTs SUCCESS to the wait condition's
+URL after the health check; a second run changes nothing; a config change restarts only what it
+concerns; each kind of failure PUTs FAILURE whose reason names its step; the password reaches
+chpasswd and nothing else.
+Not proven here: that apt, dpkg, systemd, useradd, Secrets Manager, the downloads and the block
+device layer behave on Ubuntu as the stubs do (tests/live/test_home_volume.py runs home-volume.sh
+on a real loop device), nor that CloudFormation accepts the signal. That needs an EC2 instance
+(`make deploy`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 import pytest
 
-from tests.unit.provision_sandbox import Run, Sandbox
+from tests.unit.provision_sandbox import READY_URL, Run, Sandbox, bootstrap_env
 from workbench.config import LOGIN_USER, WorkbenchConfig
 from workbench.services import public_services, service
 
@@ -34,15 +39,28 @@ READ_ONLY = {
     ("systemctl", "is-enabled"),
     ("systemctl", "is-active"),
     ("/opt/node/bin/node", "--version"),
-    ("/opt/workbench/home-volume.sh", "mount"),  # the hook's own idempotency is its own
-    ("aws", "cloudformation"),
+    ("python3", "-c"),
+    # home-volume.sh finding /home already on its volume
+    ("blkid",),
+    ("lsblk",),
+    ("findmnt",),
+    ("dumpe2fs",),
+    ("blockdev",),
 }
 
 
 def is_read_only(call: list[str]) -> bool:
     if call[0] == "curl":
-        return "-w" in call  # the health check, not a download
+        # The health check, and the signal every run sends; not a download.
+        return "-w" in call or call[-1] == READY_URL
     return any(tuple(call[: len(prefix)]) == prefix for prefix in READ_ONLY)
+
+
+LOG = "/var/log/workbench/provision.log"
+
+
+def failure_reason(step: str, status: int = 1) -> str:
+    return f"step {step} failed (exit {status}); see {LOG}"
 
 
 @pytest.fixture
@@ -69,8 +87,29 @@ def test_first_run_provisions_every_step_in_order_and_signals_success(provisione
     assert run.steps() == STEPS
     for line in run.log.splitlines():
         assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d \[[a-z]+\] ", line), line
-    assert run.signals() == [("SUCCESS", "workbench-ready")]
-    assert run.calls[-1][:3] == ["aws", "cloudformation", "signal-resource"], "signal comes last"
+    (signal,) = run.signals()
+    assert (signal["Status"], signal["UniqueId"]) == ("SUCCESS", "workbench-ready")
+    assert signal["Reason"] == "the workbench answers on every public path"
+    assert run.calls[-1][0] == "curl" and run.calls[-1][-1] == READY_URL, "the signal comes last"
+
+
+def test_a_signal_is_a_put_of_json_to_the_presigned_url(provisioned):
+    _, run = provisioned
+    (put,) = run.puts
+    assert (put.method, put.url) == ("PUT", READY_URL), "the URL from /etc/workbench/env, whole"
+    # The URL is presigned without a content type: curl must send none.
+    assert put.headers == ("Content-Type:",)
+    assert set(json.loads(put.body)) == {"Status", "UniqueId", "Reason", "Data"}
+
+
+def test_the_env_file_keeps_the_presigned_url_whole(sandbox):
+    # Sourced unquoted, '&' would end the assignment and background the rest.
+    env = bootstrap_env()
+    assert f"WORKBENCH_READY_URL='{READY_URL}'\n" in env
+    sandbox.render(DEFAULT)
+    run = sandbox.run()
+    assert run.returncode == 0, run.output
+    assert [p.url for p in run.puts] == [READY_URL]
 
 
 def test_health_checks_every_public_path_through_nginx_before_success(provisioned):
@@ -122,7 +161,7 @@ def test_pinned_versions_are_what_gets_installed(provisioned):
     _, run = provisioned
     installs = [a for c in run.called("apt-get") if "install" in c for a in c]
     assert {"r-base=4.3.3-2build2", "r-base-core=4.3.3-2build2"} <= set(installs)
-    downloads = [c[-1] for c in run.called("curl") if "-w" not in c]
+    downloads = [c[-1] for c in run.called("curl") if "-w" not in c and "PUT" not in c]
     assert downloads == [
         "https://download2.rstudio.org/server/jammy/amd64/rstudio-server-2026.07.1-147-amd64.deb",
         "https://nodejs.org/dist/v22.23.2/node-v22.23.2-linux-x64.tar.xz",
@@ -140,7 +179,7 @@ def test_a_second_run_changes_nothing_and_succeeds(sandbox):
     touching = [c for c in second.calls if not is_read_only(c)]
     assert touching == [], f"a second run should only look: {touching}"
     assert second.log.count("nothing to change") == len(STEPS)
-    assert second.signals() == [("SUCCESS", "workbench-ready")]
+    assert second.statuses() == [("SUCCESS", "workbench-ready")]
 
 
 def test_a_config_change_restarts_only_the_services_it_concerns(sandbox):
@@ -182,10 +221,63 @@ def test_a_failed_step_signals_failure_naming_it(sandbox, step):
     sandbox.render(DEFAULT)
     run = sandbox.run(**env)
     assert run.returncode != 0
-    assert run.signals() == [("FAILURE", f"step-{step}-failed")]
+    (signal,) = run.signals()
+    status = run.returncode
+    assert (signal["Status"], signal["UniqueId"]) == ("FAILURE", f"step-{step}-failed")
+    assert signal["Reason"] == failure_reason(step, status), "what `cdk deploy` prints"
     assert run.steps()[-1] == step, "nothing runs after the failed step"
-    assert re.search(rf"\[{step}\] FAILED \(exit \d+, line \d+\)", run.log), run.log
+    assert re.search(rf"\[{step}\] FAILED \(exit {status}, line \d+\)", run.log), run.log
     assert evidence in run.output
+
+
+def test_the_failed_command_travels_as_data_without_breaking_the_json(sandbox):
+    # The command line as the script spells it: quotes, `$(`, backslash-newlines. Built by
+    # string interpolation, it would break the JSON (or inject fields); here it arrives as text.
+    sandbox.render(DEFAULT)
+    run = sandbox.run(STUB_FAIL_SECRET="1")
+    (put,) = run.puts
+    signal = json.loads(put.body)
+    assert set(signal) == {"Status", "UniqueId", "Reason", "Data"}
+    assert signal["Status"] == "FAILURE"
+    assert re.fullmatch(
+        r'line \d+: password=\$\(aws secretsmanager get-secret-value --region "\$WORKBENCH_REGION"'
+        r'.*--secret-id "\$WORKBENCH_SECRET_ARN".*\)',
+        signal["Data"],
+        re.S,
+    ), signal["Data"]
+
+
+def test_a_signal_that_does_not_get_through_is_retried(sandbox):
+    sandbox.render(DEFAULT)
+    run = sandbox.run(STUB_FAIL_PUTS="2")
+    assert run.returncode == 0, run.output
+    assert [p.delivered for p in run.puts] == [False, False, True]
+    assert len({p.body for p in run.puts}) == 1, "the same signal each time"
+    assert run.statuses() == [("SUCCESS", "workbench-ready")]
+
+
+def test_a_signal_that_never_gets_through_is_logged_not_fatal(sandbox):
+    sandbox.render(DEFAULT)
+    run = sandbox.run(STUB_FAIL_PUTS="99")
+    assert run.returncode == 0, run.output
+    assert len(run.puts) == 5 and not run.signals()
+    assert "could not signal SUCCESS to CloudFormation after 5 tries" in run.log
+
+
+def test_run_by_hand_without_a_url_only_logs(sandbox):
+    sandbox.render(DEFAULT)
+    env_file = sandbox.root / "etc/workbench/env"
+    env_file.write_text(
+        "".join(
+            line + "\n"
+            for line in env_file.read_text().splitlines()
+            if not line.startswith("WORKBENCH_READY_URL=")
+        )
+    )
+    run = sandbox.run()
+    assert run.returncode == 0, run.output
+    assert run.puts == []
+    assert "no wait condition to signal (run by hand): SUCCESS" in run.log
 
 
 def test_a_bad_nginx_config_never_replaces_the_running_one(sandbox):
@@ -193,7 +285,7 @@ def test_a_bad_nginx_config_never_replaces_the_running_one(sandbox):
     running = (sandbox.root / "etc/nginx/nginx.conf").read_bytes()
     sandbox.render(WorkbenchConfig(penguin_api_public=True))
     run = sandbox.run(STUB_FAIL_NGINX="1")
-    assert run.signals() == [("FAILURE", "step-nginx-failed")]
+    assert run.statuses() == [("FAILURE", "step-nginx-failed")]
     assert (sandbox.root / "etc/nginx/nginx.conf").read_bytes() == running
     assert not run.called("systemctl", "reload-or-restart", "nginx")
 
@@ -202,7 +294,7 @@ def test_a_download_with_the_wrong_checksum_is_refused(sandbox):
     # The real pins against the sandbox's fixture: the checksum cannot match.
     sandbox.render(DEFAULT, real_pins=True)
     run = sandbox.run()
-    assert run.signals() == [("FAILURE", "step-rstudio-failed")]
+    assert run.statuses() == [("FAILURE", "step-rstudio-failed")]
     assert "checksum mismatch for https://download2.rstudio.org/" in run.log
     assert not [c for c in run.called("apt-get") if any(a.endswith(".deb") for a in c)]
     assert not list((sandbox.root / "var/cache/workbench").glob("*.deb*")), "no file kept"
@@ -212,7 +304,7 @@ def test_a_path_that_stays_down_fails_the_health_step(sandbox):
     sandbox.render(DEFAULT)
     sandbox.answer("http://127.0.0.1:80/rstudio/", 502)
     run = sandbox.run()
-    assert run.signals() == [("FAILURE", "step-health-failed")]
+    assert run.statuses() == [("FAILURE", "step-health-failed")]
     assert "health: http://127.0.0.1:80/rstudio/ answered 502 after 5 minutes" in run.log
     assert len(run.called("sleep")) == 59, "60 tries, 5 s apart (sleep is a stub here)"
 
@@ -226,6 +318,7 @@ def test_the_password_reaches_chpasswd_and_nothing_else(sandbox, xtrace):
     assert secret not in run.output
     assert secret not in run.log
     assert not [c for c in run.calls if any(secret in a for a in c)], "never an argument"
+    assert not [p for p in run.puts if secret in p.body], "never in a signal"
     for path in sandbox.root.rglob("*"):
         if path.is_file() and not path.is_symlink():
             assert secret.encode() not in path.read_bytes(), path
@@ -246,7 +339,7 @@ def test_the_login_user_must_be_a_regular_user(sandbox):
         passwd.write(f"{LOGIN_USER}:x:999:999::/home/{LOGIN_USER}:/bin/bash\n")
     sandbox.render(DEFAULT)
     run = sandbox.run()
-    assert run.signals() == [("FAILURE", "step-user-failed")]
+    assert run.statuses() == [("FAILURE", "step-user-failed")]
     assert "uid 999" in run.log
     assert not run.called("chpasswd")
 
@@ -263,19 +356,49 @@ def test_swap_on_small_instances_only_and_fstab_written_once(tmp_path):
 
 
 def test_the_home_volume_is_mounted_before_the_user_is_created(provisioned):
-    _, run = provisioned
-    mount = run.calls.index(["/opt/workbench/home-volume.sh", "mount"])
+    sandbox, run = provisioned
+    home = sandbox.root / "home"
+    mount = run.calls.index(["mount", "--fstab", str(sandbox.root / "etc/fstab"), str(home)])
     useradd = run.calls.index(run.called("useradd", "--create-home")[0])
     assert mount < useradd
     assert run.steps().index("home") == run.steps().index("swap") + 1
+    # The user's home directory was made on the volume, and the AMI's /home moved onto it.
+    assert sandbox.mounts() == [(str(sandbox.device), str(home))]
+    assert (home / LOGIN_USER).is_dir()
+    assert (home / "ubuntu/.ssh/authorized_keys").read_text() == "ssh-ed25519 AAAA sandbox\n"
+    assert sandbox.hidden_under(home) == [], "moved, not copied: nothing left on the root volume"
+    assert "[home] done; changed: /home" in run.log
+    fs = sandbox.volume_fs()
+    assert fs["LABEL"] == "workbench-home"
+    fstab = (sandbox.root / "etc/fstab").read_text()
+    assert f"UUID={fs['UUID']} {home} ext4 defaults,nofail 0 2\n" in fstab
 
 
-def test_without_a_home_volume_script_home_stays_on_the_root_volume(sandbox):
+def test_provisioning_waits_for_the_volume_to_be_attached(sandbox):
     sandbox.render(DEFAULT)
-    (sandbox.bundle / "home-volume.sh").unlink()
-    run = sandbox.run()
+    sandbox.detach()
+    run = sandbox.run(STUB_ATTACH_AFTER="3")
     assert run.returncode == 0, run.output
-    assert "[home] no home volume script in the bundle" in run.log
+    assert len(run.called("sleep", "2")) == 3, "polled every 2 s until the device appeared"
+    assert "appeared after about 6 s" in run.log
+    assert sandbox.mounts() == [(str(sandbox.device), str(sandbox.root / "home"))]
+    assert run.statuses() == [("SUCCESS", "workbench-ready")]
+
+
+def test_a_volume_that_never_appears_fails_the_home_step(sandbox):
+    sandbox.render(DEFAULT)
+    sandbox.detach()
+    run = sandbox.run()
+    assert run.returncode == 1
+    # 5 minutes, polled every 2 s (sleep is a stub here): then the step fails, naming itself.
+    assert len(run.called("sleep", "2")) == 150
+    (signal,) = run.signals()
+    assert (signal["Status"], signal["UniqueId"]) == ("FAILURE", "step-home-failed")
+    assert signal["Reason"] == failure_reason("home")
+    assert run.steps()[-1] == "home", "no user is created on the root volume's /home"
+    assert not run.called("useradd")
+    assert "vol-0123456789abcdef0 (attachment /dev/sdf) did not appear within 300 s" in run.log
+    assert sandbox.mounts() == []
 
 
 def test_without_the_penguins_app_no_shiny_server(sandbox):

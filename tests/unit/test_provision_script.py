@@ -47,7 +47,7 @@ def test_shellcheck_passes_on_every_variant_and_the_bootstrap(tmp_path_factory):
             "bootstrap.sh.j2",
             region="us-east-1",
             stack="Workbench",
-            resource="WorkbenchInstance",
+            ready_url="https://cloudformation-waitcondition-us-east-1.s3.amazonaws.com/x?a=1&b=2",
             secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:pw",
             bucket="cdk-assets",
             key="bundle.zip",
@@ -69,8 +69,9 @@ def test_strict_mode_and_a_trap_that_names_the_failed_step(scripts):
     for name, script in scripts.items():
         assert script.startswith("#!/bin/bash\n"), name
         assert "\nset -Eeuo pipefail\n" in script, f"{name}: errexit, errtrace, nounset, pipefail"
-        assert "\ntrap 'on_error $? $LINENO' ERR\n" in script, name
+        assert "\ntrap 'on_error $? $LINENO \"$BASH_COMMAND\"' ERR\n" in script, name
         assert 'signal FAILURE "step-${CURRENT_STEP}-failed"' in script, name
+        assert '"step ${CURRENT_STEP} failed (exit ${status}); see' in script, name
         assert "set -x" not in script, f"{name}: tracing would print the password"
 
 
@@ -82,7 +83,9 @@ def test_every_step_is_defined_and_every_defined_step_runs(scripts):
         assert len(set(called)) == len(called), f"{name}: a step runs once"
         assert called[:3] == ["swap", "home", "user"], f"{name}: /home is mounted before the user"
         assert called[-2:] == ["nginx", "health"], name
-        assert script.rstrip().endswith('signal SUCCESS "workbench-ready"'), name
+        assert script.rstrip().endswith(
+            'signal SUCCESS "workbench-ready" "the workbench answers on every public path"'
+        ), name
 
 
 def test_every_download_is_pinned_to_a_sha256_and_checked(scripts):
