@@ -8,10 +8,11 @@ value received and what is allowed.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import ipaddress
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,3 +200,30 @@ def load_config(get: Callable[[str], Any] | Mapping[str, Any]) -> WorkbenchConfi
             continue
         values[key] = parse(key, raw)
     return WorkbenchConfig(**values)
+
+
+def parse_context_flags(pairs: Iterable[str], *, known_only: bool = False) -> dict[str, str]:
+    """`-c KEY=VALUE` flags, as the CDK CLI takes them (values stay strings, parsed later).
+
+    `known_only`: refuse keys that are not workbench settings (where nothing else reads them).
+    """
+    context = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"-c/--context: got {pair!r}; expected KEY=VALUE")
+        if known_only and key not in PARSERS:
+            raise ConfigError(
+                f"-c/--context: got {pair!r}; expected KEY=VALUE with KEY one of "
+                f"{', '.join(PARSERS)}"
+            )
+        context[key] = value
+    return context
+
+
+def add_context_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """The `-c/--context KEY=VALUE` option of every command that synthesizes or deploys."""
+    parser.add_argument(
+        "-c", "--context", action="append", default=[], metavar="KEY=VALUE", help=help_text
+    )

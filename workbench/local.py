@@ -324,6 +324,8 @@ def _clip(value: str, width: int = 96) -> str:
 def parse_args(argv: Sequence[str] | None):
     import argparse
 
+    from workbench.config import add_context_option
+
     parser = argparse.ArgumentParser(
         prog="python -m workbench local",
         description="Run the whole workbench on this machine: the stack deployed into an AWS "
@@ -340,14 +342,7 @@ def parse_args(argv: Sequence[str] | None):
         default=ROOT / ".local",
         help="where logs, the rendered bundle and the emulator's cdk.out go (default .local/)",
     )
-    parser.add_argument(
-        "-c",
-        "--context",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a context value, as with `cdk deploy -c` (repeatable)",
-    )
+    add_context_option(parser, "a context value, as with `cdk deploy -c` (repeatable)")
     parser.add_argument("--down", action="store_true", help="stop a running `make local`")
     args = parser.parse_args(argv)
     if not (args.port.isdigit() and 1024 <= int(args.port) <= 65535):
@@ -371,18 +366,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def load_local_config(context: Sequence[str]):
     """cdk.json's context plus `-c KEY=VALUE`, validated before anything starts."""
-    from workbench.config import PARSERS, ConfigError, load_config
+    from workbench.config import ConfigError, load_config, parse_context_flags
 
-    values = json.loads((ROOT / "cdk.json").read_text())["context"]
-    for item in context:
-        key, sep, value = item.partition("=")
-        if not sep or key not in PARSERS:
-            raise LocalError(
-                f"-c: got {item!r}; expected KEY=VALUE with KEY one of {', '.join(PARSERS)}"
-            )
-        values[key] = value
     try:
-        return load_config(values)
+        values = json.loads((ROOT / "cdk.json").read_text())["context"]
+        return load_config(values | parse_context_flags(context, known_only=True))
     except ConfigError as error:
         raise LocalError(str(error)) from None
 

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from workbench.config import ConfigError, add_context_option, parse_context_flags
 from workbench.sgrules import (
     EGRESS,
     INGRESS,
@@ -42,7 +43,6 @@ from workbench.sgrules import (
     TemplateRules,
     load_template,
     md_cell,
-    parse_context_flags,
     parse_template,
     rule_order,
     stack_name_of,
@@ -539,14 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("old", metavar="OLD")
     parser.add_argument("new", metavar="NEW")
-    parser.add_argument(
-        "-c",
-        "--context",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="context value on top of each side's cdk.json, for both sides",
-    )
+    add_context_option(parser, "context value on top of each side's cdk.json, for both sides")
     parser.add_argument(
         "--repo", type=Path, default=ROOT, help="git repository that refs name (default: this one)"
     )
@@ -563,7 +556,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                 except InputError as error:
                     raise InputError(f"{role}: {error}") from None
-    except InputError as error:
+    except (InputError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return BAD_INPUT
     (old_label, old), (new_label, new) = sides

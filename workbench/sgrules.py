@@ -20,10 +20,12 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NoReturn
+
+from workbench.config import ConfigError, add_context_option, parse_context_flags
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT = ROOT / "security-groups.md"
@@ -505,17 +507,6 @@ def cdk_json_context(checkout: Path) -> dict:
     return context
 
 
-def parse_context_flags(pairs: Iterable[str]) -> dict[str, str]:
-    """`-c key=value` flags, as the CDK CLI takes them (values stay strings)."""
-    context = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise InputError(f"-c/--context: got {pair!r}; expected KEY=VALUE")
-        context[key.strip()] = value
-    return context
-
-
 def synthesize(
     checkout: Path, outdir: Path, overrides: Mapping[str, str] | None = None
 ) -> list[Path]:
@@ -605,14 +596,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("templates", nargs="*", metavar="TEMPLATE", type=Path)
     parser.add_argument("--format", choices=("table", "markdown", "json"), default="table")
-    parser.add_argument(
-        "-c",
-        "--context",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="context value on top of cdk.json (synthesizes afresh)",
-    )
+    add_context_option(parser, "context value on top of cdk.json (synthesizes afresh)")
     parser.add_argument(
         "--synth", action="store_true", help="synthesize afresh even if cdk.out/ has a template"
     )
@@ -636,7 +620,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return 0
             paths = args.templates or _default_templates(overrides, args.synth, Path(tmp))
             sets = [parse_template(load_template(p), name=stack_name_of(p)) for p in paths]
-    except InputError as error:
+    except (InputError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     render = {"table": render_table, "markdown": render_markdown, "json": render_json}
