@@ -24,6 +24,8 @@ from workbench.services import Service, public_services, services
 OK, FAIL, SKIP = "ok", "FAIL", "skip"
 HEALTHY = {200, 204, 301, 302, 303, 307, 308}
 SSH_PORT = 22
+# On the error page of a service that a target leaves out on purpose (local mode: RStudio).
+UNAVAILABLE_MARKER = b"data-workbench-unavailable"
 
 
 class DoctorError(Exception):
@@ -238,6 +240,11 @@ def _http_check(
         )  # fmt: skip
     if response.status in HEALTHY:
         return Check("http", path, OK, f"{response.status} {_reason(response.status)}", evidence)
+    if UNAVAILABLE_MARKER in response.body and service is not None:
+        return Check(
+            "http", path, SKIP, f"{service.title} is not available on this target (by design)",
+            evidence,
+        )  # fmt: skip
     if response.status in (502, 503, 504) and service is not None:
         return Check(
             "http", path, FAIL,
@@ -341,6 +348,11 @@ def diagnose(target: Target, config: WorkbenchConfig, *, timeout: float = 5.0) -
         for check in service_checks:
             check.evidence["service"] = service.name
         checks.extend(service_checks)
+    skipped = {c.evidence["service"] for c in checks if c.verdict == SKIP}
+    # A service left out on purpose: its websocket cannot answer either.
+    checks = [
+        c for c in checks if not (c.check == "websocket" and c.evidence.get("service") in skipped)
+    ]
     return checks
 
 
@@ -369,10 +381,14 @@ def render_table(checks: list[Check], hints: list[str]) -> str:
         if check.next_step:
             out.append(f"    next: {check.next_step}")
     failed = sum(c.verdict == FAIL for c in checks)
+    skipped = sum(c.verdict == SKIP for c in checks)
     out.append("")
-    out.append(
-        f"{failed} of {len(checks)} checks failed" if failed else f"all {len(checks)} checks passed"
-    )
+    if failed:
+        out.append(f"{failed} of {len(checks)} checks failed")
+    elif skipped:
+        out.append(f"no check failed ({skipped} skipped: not on this target)")
+    else:
+        out.append(f"all {len(checks)} checks passed")
     if hints:
         out.append("Reach the failing services around the proxy with an SSH tunnel:")
         out.extend(f"  {hint}" for hint in hints)

@@ -44,7 +44,7 @@ def wait_port(port: int, timeout: float = 10) -> None:
 class Workbench:
     """Rendered NGINX on a loopback port, one stand-in upstream per service."""
 
-    def __init__(self, tmp: Path, *, edit_conf=None) -> None:
+    def __init__(self, tmp: Path, *, edit_conf=None, unavailable=None) -> None:
         self.tmp = tmp
         self.port = free_port()
         self.ports = {s.name: free_port() for s in services(CONFIG)}
@@ -59,6 +59,7 @@ class Workbench:
                 root=str(tmp / "bundle"),
                 nginx_runtime=str(self.runtime),
                 nginx_user=getpass.getuser(),
+                unavailable=unavailable or {},
             ),
         )
         if edit_conf:
@@ -155,6 +156,24 @@ def test_stopped_upstream_is_a_502_naming_the_service_and_its_unit(workbench, ca
     assert "502: NGINX is up but Penguin Mass Predictor is not answering" in out
     assert "next: `sudo systemctl status shiny-server`" in out
     print(out, file=sys.stderr)
+
+
+def test_a_service_left_out_on_purpose_is_skipped_not_failed(tmp_path, capsys):
+    # Local mode leaves RStudio out: its page says so, and the doctor does not cry wolf.
+    bench = Workbench(tmp_path, unavailable={"rstudio": "RStudio Server has no package here."})
+    bench.start()
+    try:
+        bench.stop_upstream("rstudio")
+        _, checks = diagnose(bench.url)
+        code = doctor.main(["--url", bench.url, "--timeout", "3"], config=CONFIG)
+    finally:
+        bench.close()
+    (skipped,) = [c for c in checks if c.verdict == doctor.SKIP]
+    assert skipped.target == "/rstudio/"
+    assert skipped.summary == "RStudio Server is not available on this target (by design)"
+    assert [c for c in checks if c.verdict == doctor.FAIL] == []
+    assert code == 0
+    assert "no check failed (1 skipped: not on this target)" in capsys.readouterr().out
 
 
 def test_path_without_a_location_is_a_404_diagnosis(workbench):
