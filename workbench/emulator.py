@@ -95,7 +95,32 @@ def _define_models() -> None:
     from moto.secretsmanager.models import secretsmanager_backends
     from moto.ssm.models import ssm_backends
 
-    class EmulatedSecret(CloudFormationModel):
+    class Defaults:
+        """What the emulated models share. A mixin, not a base class: moto finds models among
+        CloudFormationModel's direct subclasses only."""
+
+        TYPE = ""
+        ATTRIBUTES: tuple[str, ...] = ()
+
+        @staticmethod
+        def cloudformation_name_type() -> str:
+            return ""
+
+        @classmethod
+        def cloudformation_type(cls) -> str:
+            return cls.TYPE
+
+        @classmethod
+        def has_cfn_attr(cls, attr: str) -> bool:
+            return attr in cls.ATTRIBUTES
+
+        @classmethod
+        def delete_from_cloudformation_json(
+            cls, resource_name, cloudformation_json, account_id, region_name
+        ):
+            return None
+
+    class EmulatedSecret(Defaults, CloudFormationModel):
         def __init__(self, arn: str, name: str) -> None:
             self.arn = arn
             self.name = name
@@ -104,13 +129,9 @@ def _define_models() -> None:
         def cloudformation_name_type() -> str:
             return "Name"
 
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::SecretsManager::Secret"
+        TYPE = "AWS::SecretsManager::Secret"
 
-        @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return attr in ("Id",)
+        ATTRIBUTES = ("Id",)
 
         def get_cfn_attribute(self, attribute_name: str) -> str:
             return self.arn
@@ -146,13 +167,7 @@ def _define_models() -> None:
             details = json.loads(created)
             return cls(details["ARN"], details["Name"])
 
-        @classmethod
-        def delete_from_cloudformation_json(  # type: ignore[override]
-            cls, resource_name, cloudformation_json, account_id, region_name
-        ):
-            return None
-
-    class EmulatedKeyPair(CloudFormationModel):
+    class EmulatedKeyPair(Defaults, CloudFormationModel):
         def __init__(self, key_pair) -> None:
             self.key_pair = key_pair
 
@@ -160,13 +175,9 @@ def _define_models() -> None:
         def cloudformation_name_type() -> str:
             return "KeyName"
 
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::EC2::KeyPair"
+        TYPE = "AWS::EC2::KeyPair"
 
-        @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return attr in ("KeyPairId", "KeyFingerprint")
+        ATTRIBUTES = ("KeyPairId", "KeyFingerprint")
 
         def get_cfn_attribute(self, attribute_name: str) -> str:
             if attribute_name == "KeyPairId":
@@ -200,7 +211,7 @@ def _define_models() -> None:
         ):
             ec2_backends[account_id][region_name].delete_key_pair(resource_name)
 
-    class EmulatedAlarm(CloudFormationModel):
+    class EmulatedAlarm(Defaults, CloudFormationModel):
         def __init__(self, alarm) -> None:
             self.alarm = alarm
 
@@ -208,13 +219,9 @@ def _define_models() -> None:
         def cloudformation_name_type() -> str:
             return "AlarmName"
 
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::CloudWatch::Alarm"
+        TYPE = "AWS::CloudWatch::Alarm"
 
-        @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return attr in ("Arn",)
+        ATTRIBUTES = ("Arn",)
 
         def get_cfn_attribute(self, attribute_name: str) -> str:
             return self.alarm.alarm_arn
@@ -259,14 +266,8 @@ def _define_models() -> None:
         ):
             cloudwatch_backends[account_id][region_name].delete_alarms([resource_name])
 
-    class EmulatedVolume(CloudFormationModel):
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return ""
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::EC2::Volume"
+    class EmulatedVolume(Defaults, CloudFormationModel):
+        TYPE = "AWS::EC2::Volume"
 
         @classmethod
         def create_from_cloudformation_json(  # type: ignore[override]
@@ -289,24 +290,12 @@ def _define_models() -> None:
                 backend.create_tags([volume.id], tags)
             return volume  # moto's own Volume: Ref gives its ID
 
-        @classmethod
-        def delete_from_cloudformation_json(  # type: ignore[override]
-            cls, resource_name, cloudformation_json, account_id, region_name
-        ):
-            return None
-
-    class EmulatedVolumeAttachment(CloudFormationModel):
+    class EmulatedVolumeAttachment(Defaults, CloudFormationModel):
         def __init__(self, name: str, attachment) -> None:
             self.name = name
             self.attachment = attachment
 
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return ""
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::EC2::VolumeAttachment"
+        TYPE = "AWS::EC2::VolumeAttachment"
 
         @property
         def physical_resource_id(self) -> str:
@@ -324,23 +313,11 @@ def _define_models() -> None:
             )
             return cls(resource_name, attachment)
 
-        @classmethod
-        def delete_from_cloudformation_json(  # type: ignore[override]
-            cls, resource_name, cloudformation_json, account_id, region_name
-        ):
-            return None
-
-    class EmulatedWaitConditionHandle(CloudFormationModel):
+    class EmulatedWaitConditionHandle(Defaults, CloudFormationModel):
         def __init__(self, url: str) -> None:
             self.url = url
 
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return ""
-
-        @staticmethod
-        def cloudformation_type() -> str:
-            return WAIT_HANDLE_TYPE
+        TYPE = WAIT_HANDLE_TYPE
 
         @property
         def physical_resource_id(self) -> str:
@@ -353,27 +330,13 @@ def _define_models() -> None:
             logical_id = kwargs.get("LogicalId", resource_name)
             return cls(wait_handle_url(region_name, kwargs.get("StackId", ""), logical_id))
 
-        @classmethod
-        def delete_from_cloudformation_json(  # type: ignore[override]
-            cls, resource_name, cloudformation_json, account_id, region_name
-        ):
-            return None
-
-    class EmulatedWaitCondition(CloudFormationModel):
+    class EmulatedWaitCondition(Defaults, CloudFormationModel):
         def __init__(self, name: str) -> None:
             self.name = name
 
-        @staticmethod
-        def cloudformation_name_type() -> str:
-            return ""
+        TYPE = WAIT_CONDITION_TYPE
 
-        @staticmethod
-        def cloudformation_type() -> str:
-            return WAIT_CONDITION_TYPE
-
-        @classmethod
-        def has_cfn_attr(cls, attr: str) -> bool:
-            return attr in ("Data",)
+        ATTRIBUTES = ("Data",)
 
         def get_cfn_attribute(self, attribute_name: str) -> str:
             return "{}"  # the signals' data by unique ID: none arrive in moto
@@ -387,12 +350,6 @@ def _define_models() -> None:
             cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
         ):
             return cls(resource_name)
-
-        @classmethod
-        def delete_from_cloudformation_json(  # type: ignore[override]
-            cls, resource_name, cloudformation_json, account_id, region_name
-        ):
-            return None
 
     _models_registered.extend(
         [
