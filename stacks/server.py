@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -18,9 +16,35 @@ ROOT_DEVICE = "/dev/sda1"  # Ubuntu's AMIs name the root device this way
 # Readable, stable logical IDs: renaming a construct must never replace the server.
 INSTANCE_LOGICAL_ID = "WorkbenchInstance"
 
+# cloud-init runs user-data scripts once per instance, but CloudFormation applies a changed
+# UserData (a deploy that changes the bundle) by stopping and starting the same instance: the new
+# bootstrap would never run. AWS's documented remedy, a cloud-config part that makes the
+# scripts-user module run on every boot: https://repost.aws/knowledge-center/execute-user-data-ec2
+# ("How can I use user data to automatically run a script with every restart of my Amazon EC2
+# Linux instance?"). This list takes the place of the image's whole list of final-stage modules
+# (cloud-init does not merge lists into its own config), so it keeps, in the image's order, those
+# that act without further cloud-config: the per-once/boot/instance script directories, and the
+# SSH key fingerprints on the console, which is how a user can check the host key at the first
+# SSH connection. The rest of Ubuntu's list (package upgrades, puppet, chef, phone-home,
+# power-state-change, ...) acts only when the cloud-config asks for it, and this one does not.
+PER_BOOT_CLOUD_CONFIG = """#cloud-config
+cloud_final_modules:
+- scripts-vendor
+- scripts-per-once
+- scripts-per-boot
+- scripts-per-instance
+- [scripts-user, always]
+- ssh-authkey-fingerprints
+- keys-to-console
+- final-message
+"""
+# Plain 7-bit text parts (no base64): the user data stays readable in the console and small.
+CLOUD_CONFIG_TYPE = 'text/cloud-config; charset="us-ascii"'
+SHELL_SCRIPT_TYPE = 'text/x-shellscript; charset="us-ascii"'
+
 
 class WorkbenchServer(Construct):
-    """The instance, its role, the bundle asset it fetches and the login password it reads."""
+    """The instance, its role (which reads the bundle asset) and the login password it reads."""
 
     def __init__(
         self,
@@ -30,7 +54,7 @@ class WorkbenchServer(Construct):
         config: WorkbenchConfig,
         vpc: ec2.IVpc,
         security_group: ec2.ISecurityGroup,
-        bundle_dir: Path,
+        bundle: s3_assets.Asset,
         home_volume_id: str,
         home_device: str,
         ready_url: str,
@@ -48,7 +72,7 @@ class WorkbenchServer(Construct):
             ],
         )
 
-        self.bundle = s3_assets.Asset(self, "Bundle", path=str(bundle_dir))
+        self.bundle = bundle
         self.bundle.grant_read(self.role)
 
         self.password = secretsmanager.Secret(
@@ -107,18 +131,12 @@ class WorkbenchServer(Construct):
                     ),
                 )
             ],
-            user_data=ec2.UserData.custom(
-                render_text(
-                    "bootstrap.sh.j2",
-                    region=stack.region,
-                    stack=stack.stack_name,
-                    ready_url=ready_url,
-                    secret_arn=self.password.secret_arn,
-                    bucket=self.bundle.s3_bucket_name,
-                    key=self.bundle.s3_object_key,
-                    home_volume_id=home_volume_id,
-                    home_device=home_device,
-                )
+            user_data=self._user_data(
+                region=stack.region,
+                stack=stack.stack_name,
+                ready_url=ready_url,
+                home_volume_id=home_volume_id,
+                home_device=home_device,
             ),
         )
         cfn_instance = self.instance.node.default_child
@@ -161,3 +179,23 @@ class WorkbenchServer(Construct):
                 "`cdk destroy` fail. Users' files live on their own volume, which is kept.",
             ),
         )
+
+    def _user_data(self, **values: str) -> ec2.MultipartUserData:
+        """The bootstrap, run on every boot: it downloads the bundle and runs provision.sh."""
+        script = render_text(
+            "bootstrap.sh.j2",
+            secret_arn=self.password.secret_arn,
+            bucket=self.bundle.s3_bucket_name,
+            key=self.bundle.s3_object_key,
+            **values,
+        )
+        user_data = ec2.MultipartUserData()
+        user_data.add_part(
+            ec2.MultipartBody.from_raw_body(
+                content_type=CLOUD_CONFIG_TYPE, body=PER_BOOT_CLOUD_CONFIG
+            )
+        )
+        user_data.add_part(
+            ec2.MultipartBody.from_raw_body(content_type=SHELL_SCRIPT_TYPE, body=script)
+        )
+        return user_data

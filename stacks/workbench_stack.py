@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from stacks.idle import IdleStop
@@ -32,14 +33,17 @@ class WorkbenchStack(Stack):
         self.config = config
         self.network = WorkbenchNetwork(self, "Network", config=config)
         self.home = self._add_home_volume()
-        self.readiness = Readiness(self, "Readiness")
+        # The asset is exactly the directory render_bundle wrote; its hash names the readiness
+        # resources, so that a deploy that changes the bundle waits for it to be applied.
+        self.bundle = s3_assets.Asset(self, "Bundle", path=str(bundle_dir))
+        self.readiness = Readiness(self, "Readiness", revision=self.bundle.asset_hash)
         self.server = WorkbenchServer(
             self,
             "Server",
             config=config,
             vpc=self.network.vpc,
             security_group=self.network.security_group,
-            bundle_dir=bundle_dir,
+            bundle=self.bundle,
             home_volume_id=self.home.volume.volume_id,
             home_device=self.home.device,
             ready_url=self.readiness.url,

@@ -6,6 +6,10 @@ AWS::CloudFormation::WaitConditionHandle; `workbench.emulator.register_missing_m
 (the same emulator `make local` embeds), so the default configuration, with its generated key
 pair, deploys as it is. moto ignores the wait condition itself: nothing runs on its instances to
 signal it, so the stack completes without waiting.
+
+A second deploy that changes the bundle is not replayed here: after moto's update_stack of this
+stack, describe_stacks fails (the outputs' Fn::GetAtt no longer finds WorkbenchInstance).
+tests/stack/test_redeploy.py holds the template to what that deploy must do.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ import subprocess
 
 import boto3
 import pytest
+import yaml
 
 from stacks.network import SECURITY_GROUP_LOGICAL_ID
-from stacks.readiness import READY_HANDLE_LOGICAL_ID, READY_LOGICAL_ID
+from stacks.readiness import READY_HANDLE_LOGICAL_ID_PREFIX, READY_LOGICAL_ID_PREFIX
 from stacks.server import INSTANCE_LOGICAL_ID
 from tests.aws.deployment import KEY_NAME, deploy
+from tests.stack.user_data import mime_parts
 from workbench.emulator import REGION
 
 
@@ -48,11 +54,19 @@ def test_deployed_security_group_opens_exactly_22_and_80(aws, templates, name, e
     assert deployed["outputs"]["SecurityGroupId"] == group_id
 
 
+def deployed_user_data(aws, instance_id: str) -> str:
+    attribute = aws.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
+    return base64.b64decode(attribute["UserData"]["Value"]).decode()
+
+
 def test_deployed_instance_carries_the_bootstrap(aws, templates):
     deployed = deploy(templates["default"])
     instance_id = deployed["physical"][INSTANCE_LOGICAL_ID]
-    attribute = aws.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
-    script = base64.b64decode(attribute["UserData"]["Value"]).decode()
+    # As cloud-init reads it: a MIME multipart document, cloud-config first, then the bootstrap.
+    document = deployed_user_data(aws, instance_id)
+    (config_type, cloud_config), (script_type, script) = mime_parts(document)
+    assert (config_type, script_type) == ("text/cloud-config", "text/x-shellscript")
+    assert ["scripts-user", "always"] in yaml.safe_load(cloud_config)["cloud_final_modules"]
     assert script.startswith("#!/bin/bash\n")
     assert "WORKBENCH_RESOURCE" not in script
     assert "WORKBENCH_STACK=Workbench" in script
@@ -112,13 +126,13 @@ def test_deployed_stack_has_its_outputs(aws, templates):
 
 def test_deployed_instance_is_told_the_wait_handles_url(aws, templates):
     deployed = deploy(templates["default"])
-    url = deployed["physical"][READY_HANDLE_LOGICAL_ID]
+    (handle,) = [k for k in deployed["physical"] if k.startswith(READY_HANDLE_LOGICAL_ID_PREFIX)]
+    url = deployed["physical"][handle]
     assert re.fullmatch(
         r"https://cloudformation-waitcondition-us-east-1\.s3\.amazonaws\.com/\S+", url
     )
     instance_id = deployed["physical"][INSTANCE_LOGICAL_ID]
-    attribute = aws.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
-    script = base64.b64decode(attribute["UserData"]["Value"]).decode()
+    script = deployed_user_data(aws, instance_id)
     (line,) = [x for x in script.splitlines() if x.startswith("WORKBENCH_READY_URL=")]
     # As provision.sh reads it: the env file sourced by bash gives back the URL whole.
     sourced = subprocess.run(
@@ -129,4 +143,5 @@ def test_deployed_instance_is_told_the_wait_handles_url(aws, templates):
     ).stdout
     assert sourced == url
     assert "&" in url, "shaped like AWS's presigned URL, query string included"
-    assert READY_LOGICAL_ID in deployed["physical"], "the wait condition is a stack resource"
+    condition = READY_LOGICAL_ID_PREFIX + handle.removeprefix(READY_HANDLE_LOGICAL_ID_PREFIX)
+    assert condition in deployed["physical"], "the wait condition is a stack resource"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import re
 
-from stacks.readiness import READY_HANDLE_LOGICAL_ID, READY_LOGICAL_ID
+from stacks.readiness import READY_HANDLE_LOGICAL_ID_PREFIX, READY_LOGICAL_ID_PREFIX
 from stacks.server import INSTANCE_LOGICAL_ID
 from stacks.storage import HOME_ATTACHMENT_LOGICAL_ID
+from tests.stack.user_data import mime_parts, user_data_document
 from workbench.config import UBUNTU_AMI_PARAMETERS
 from workbench.outputs import output_specs
 
@@ -27,12 +28,21 @@ def user_data_parts(template: dict) -> list:
 
 
 def user_data_text(template: dict) -> str:
-    """The bootstrap script with each CloudFormation token replaced by a 64-character stand-in."""
-    joined = instance(template)["Properties"]["UserData"]["Fn::Base64"]
-    if isinstance(joined, str):
-        return joined
-    _, parts = joined["Fn::Join"]
-    return "".join(p if isinstance(p, str) else "x" * 64 for p in parts)
+    """The bootstrap script (the user data's shell-script part), each CloudFormation token
+    replaced by a 64-character stand-in."""
+    (script,) = [
+        body
+        for content_type, body in mime_parts(user_data_document(template))
+        if content_type == "text/x-shellscript"
+    ]
+    return script
+
+
+def readiness(template: dict) -> tuple[str, str]:
+    """The logical IDs of the wait condition handle and the wait condition."""
+    (handle,) = resources(template, "AWS::CloudFormation::WaitConditionHandle")
+    (condition,) = resources(template, "AWS::CloudFormation::WaitCondition")
+    return handle, condition
 
 
 def test_every_instance_requires_imdsv2(synthesized):
@@ -99,11 +109,12 @@ def test_deploy_waits_for_the_workbench_to_answer(synthesized):
     assert "CreationPolicy" not in instance(template), (
         "a creation policy would hold back the /home attachment until provisioning ends"
     )
-    (handle,) = resources(template, "AWS::CloudFormation::WaitConditionHandle")
-    (condition,) = resources(template, "AWS::CloudFormation::WaitCondition").values()
-    assert handle == READY_HANDLE_LOGICAL_ID
+    handle, name = readiness(template)
+    condition = template["Resources"][name]
+    assert handle.startswith(READY_HANDLE_LOGICAL_ID_PREFIX)
+    assert name.startswith(READY_LOGICAL_ID_PREFIX)
     assert condition["Properties"] == {
-        "Handle": {"Ref": READY_HANDLE_LOGICAL_ID},
+        "Handle": {"Ref": handle},
         "Count": 1,
         "Timeout": "1800",
     }
@@ -114,7 +125,8 @@ def test_deploy_waits_for_the_workbench_to_answer(synthesized):
 def test_the_instance_is_told_where_to_signal(synthesized):
     _, template = synthesized("default")
     parts = user_data_parts(template)
-    at = parts.index({"Ref": READY_HANDLE_LOGICAL_ID})
+    handle, _ = readiness(template)
+    at = parts.index({"Ref": handle})
     # Single-quoted in /etc/workbench/env: the presigned URL holds '&'.
     assert parts[at - 1].endswith("\nWORKBENCH_READY_URL='")
     assert parts[at + 1].startswith("'\n")
@@ -124,9 +136,10 @@ def test_the_instance_is_told_where_to_signal(synthesized):
 def test_nothing_depends_on_the_readiness_but_the_deploy(synthesized):
     # The instance must not wait for its own signal: that would deadlock until the timeout.
     _, template = synthesized("default")
+    _, condition = readiness(template)
     for name, resource in template["Resources"].items():
-        assert READY_LOGICAL_ID not in json.dumps(resource.get("DependsOn", [])), name
-    assert READY_LOGICAL_ID not in json.dumps(template["Outputs"])
+        assert condition not in json.dumps(resource.get("DependsOn", [])), name
+    assert condition not in json.dumps(template["Outputs"])
 
 
 def test_instance_role_reads_only_its_bundle_and_its_secret(synthesized):
@@ -167,11 +180,8 @@ def test_stateful_logical_ids_are_pinned(synthesized):
     _, template = synthesized("default")
     assert template["Resources"]["WorkbenchInstance"]["Type"] == "AWS::EC2::Instance"
     assert template["Resources"]["WorkbenchSecurityGroup"]["Type"] == "AWS::EC2::SecurityGroup"
-    # A renamed handle would change the instance's user data, i.e. replace the instance.
-    assert template["Resources"]["WorkbenchReadyHandle"]["Type"] == (
-        "AWS::CloudFormation::WaitConditionHandle"
-    )
-    assert template["Resources"]["WorkbenchReady"]["Type"] == "AWS::CloudFormation::WaitCondition"
+    # The readiness resources are stateless and change their IDs with the bundle on purpose
+    # (tests/stack/test_redeploy.py).
 
 
 def test_every_output_is_present(synthesized):
