@@ -74,19 +74,24 @@ _CALL_END = "\x1e"
 _FIELD_END = "\x1f"
 
 
+def bootstrap_script(**values: str) -> str:
+    """The user-data bootstrap rendered with sample deploy-time values, overridable by name."""
+    sample = {
+        "region": "us-east-1",
+        "stack": "Workbench",
+        "ready_url": READY_URL,
+        "secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:pw",
+        "bucket": "bucket",
+        "key": "bundle.zip",
+        "home_volume_id": VOLUME_ID,
+        "home_device": HOME_DEVICE,
+    }
+    return render_text("bootstrap.sh.j2", **(sample | values))
+
+
 def bootstrap_env(**values: str) -> str:
     """The /etc/workbench/env the real bootstrap writes (its heredoc), for these values."""
-    text = render_text(
-        "bootstrap.sh.j2",
-        region=values.get("region", "us-east-1"),
-        stack=values.get("stack", "Workbench"),
-        ready_url=values.get("ready_url", READY_URL),
-        secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:pw",
-        bucket="bucket",
-        key="bundle.zip",
-        home_volume_id=values.get("home_volume_id", VOLUME_ID),
-        home_device=values.get("home_device", HOME_DEVICE),
-    )
+    text = bootstrap_script(**values)
     return text.split("<<'ENV'\n", 1)[1].split("\nENV\n", 1)[0] + "\n"
 
 

@@ -17,24 +17,13 @@ import sys
 from pathlib import Path
 
 from stacks.storage import HOME_DEVICE
-from tests.unit.provision_sandbox import READY_URL, VOLUME_ID, bootstrap_env
-from workbench.render import render_text
+from tests.unit.provision_sandbox import READY_URL, VOLUME_ID, bootstrap_env, bootstrap_script
 
 FAILING_AWS = "An error occurred (AccessDenied) when calling the GetObject operation"
 
 
 def bootstrap() -> str:
-    return render_text(
-        "bootstrap.sh.j2",
-        region="us-east-1",
-        stack="Workbench",
-        ready_url=READY_URL,
-        secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:pw",
-        bucket="bucket",
-        key="bundle.zip",
-        home_volume_id=VOLUME_ID,
-        home_device=HOME_DEVICE,
-    )
+    return bootstrap_script()
 
 
 def test_the_env_file_hands_over_every_value_intact(tmp_path):

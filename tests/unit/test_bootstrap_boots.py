@@ -22,9 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.storage import HOME_DEVICE
-from tests.unit.provision_sandbox import READY_URL, VOLUME_ID
-from workbench.render import render_text
+from tests.unit.provision_sandbox import READY_URL, bootstrap_script
 
 PATHS = ("/var/log/workbench", "/etc/workbench", "/opt/workbench", "/tmp/workbench-bundle.zip")
 REAL_TOOLS = ("bash", "cat", "chmod", "date", "mkdir", "mv", "rm")
@@ -78,17 +76,7 @@ class Machine:
 
     def boot(self, key: str, *, with_aws_cli: bool = True) -> subprocess.CompletedProcess:
         """Boot with the user data of a deploy whose bundle is `key`."""
-        script = render_text(
-            "bootstrap.sh.j2",
-            region="us-east-1",
-            stack="Workbench",
-            ready_url=READY_URL,
-            secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:pw",
-            bucket=BUCKET,
-            key=key,
-            home_volume_id=VOLUME_ID,
-            home_device=HOME_DEVICE,
-        )
+        script = bootstrap_script(bucket=BUCKET, key=key)
         for path in PATHS:
             assert path in script, path
             script = script.replace(path, f"{self.root}{path}")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from tests.unit.provision_sandbox import bootstrap_script
 from workbench.config import WorkbenchConfig
-from workbench.render import _STATIC, ASSETS, render_bundle, render_text
+from workbench.render import _STATIC, ASSETS, render_bundle
 
 
 def test_bundle_carries_the_home_volume_script_unchanged_and_executable(tmp_path):
@@ -21,17 +22,7 @@ def test_static_files_keep_their_executable_bit_and_nothing_else(tmp_path):
 
 
 def test_bootstrap_passes_the_volume_and_makes_bundle_scripts_executable():
-    text = render_text(
-        "bootstrap.sh.j2",
-        region="us-east-1",
-        stack="Workbench",
-        ready_url="https://example.invalid/handle?a=1&b=2",
-        secret_arn="arn:secret",
-        bucket="bucket",
-        key="bundle.zip",
-        home_volume_id="vol-0123456789abcdef0",
-        home_device="/dev/sdf",
-    )
+    text = bootstrap_script(home_volume_id="vol-0123456789abcdef0", home_device="/dev/sdf")
     env_block = text.split("<<'ENV'\n", 1)[1].split("\nENV\n", 1)[0].splitlines()
     assert "WORKBENCH_HOME_VOLUME_ID=vol-0123456789abcdef0" in env_block
     assert "WORKBENCH_HOME_DEVICE=/dev/sdf" in env_block

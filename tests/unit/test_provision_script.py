@@ -11,9 +11,9 @@ import subprocess
 
 import pytest
 
-from tests.unit.provision_sandbox import pins
+from tests.unit.provision_sandbox import bootstrap_script, pins
 from workbench.config import WorkbenchConfig
-from workbench.render import render_bundle, render_text
+from workbench.render import render_bundle
 
 VARIANTS = {
     "default": WorkbenchConfig(),
@@ -42,19 +42,7 @@ def test_shellcheck_passes_on_every_variant_and_the_bootstrap(tmp_path_factory):
         for name, config in VARIANTS.items()
     ]
     bootstrap = base / "bootstrap.sh"
-    bootstrap.write_text(
-        render_text(
-            "bootstrap.sh.j2",
-            region="us-east-1",
-            stack="Workbench",
-            ready_url="https://cloudformation-waitcondition-us-east-1.s3.amazonaws.com/x?a=1&b=2",
-            secret_arn="arn:aws:secretsmanager:us-east-1:123456789012:secret:pw",
-            bucket="cdk-assets",
-            key="bundle.zip",
-            home_volume_id="vol-0123456789abcdef0",
-            home_device="/dev/sdf",
-        )
-    )
+    bootstrap.write_text(bootstrap_script())
     paths.append(str(bootstrap))
     done = subprocess.run(
         [shellcheck, "--shell=bash", "--severity=style", *paths],
