@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 CDK := npx --no-install cdk
 # Debian packages the tests run for real: command=package
 SYSTEM_PACKAGES := nginx=nginx chromium=chromium shellcheck=shellcheck \
-	mkfs.ext4=e2fsprogs losetup=mount systemd-escape=systemd systemd-analyze=systemd
+	mkfs.ext4=e2fsprogs losetup=mount systemd-analyze=systemd nft=nftables ip=iproute2
 
 # Node 20 is end of life for jsii: silence its banner; no telemetry from the CLI.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
