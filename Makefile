@@ -3,6 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV ?= .venv
+# Test files run in parallel, one worker per core; each file's servers stay in one worker.
+PYTEST_WORKERS ?= 2
+PYTEST := $(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 PY := $(VENV)/bin/python
 CDK := npx --no-install cdk
 # Debian packages the tests run for real: command=package
@@ -49,19 +52,19 @@ synth: setup ## synthesize the CloudFormation template into cdk.out/ (offline)
 	@echo ">> template: cdk.out/$$($(PY) -c 'import json;print(json.load(open("cdk.json"))["context"]["stack_name"])').template.json"
 
 test: setup system ## every test layer (unit, stack, aws, live)
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PYTEST) $(PYTEST_ARGS)
 
 test-unit: setup system ## config, registry and rendered files (fast; nginx -t on the real binary)
-	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+	$(PYTEST) tests/unit $(PYTEST_ARGS)
 
 test-stack: setup ## the template as policy
-	$(PY) -m pytest tests/stack $(PYTEST_ARGS)
+	$(PYTEST) tests/stack $(PYTEST_ARGS)
 
 test-aws: setup ## deploy the template into moto
-	$(PY) -m pytest tests/aws $(PYTEST_ARGS)
+	$(PYTEST) tests/aws $(PYTEST_ARGS)
 
 test-live: setup system ## real NGINX, JupyterHub, model API, Shiny app and Chromium on loopback
-	$(PY) -m pytest tests/live $(PYTEST_ARGS)
+	$(PYTEST) tests/live $(PYTEST_ARGS)
 
 lint: setup system ## ruff and shellcheck
 	$(VENV)/bin/ruff check .

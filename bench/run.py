@@ -53,6 +53,7 @@ class Figure:
 
 @dataclass
 class Goal:
+    section: str
     name: str
     target: str
     measured: str
@@ -120,6 +121,7 @@ def bench_synth(results: Results, runs: int) -> None:
     ratio = workbench.median / minimal.median
     results.goals.append(
         Goal(
+            "synth",
             "synth time vs the minimal app",
             "at most 1.5x",
             f"{ratio:.2f}x ({workbench.median:.2f} s vs {minimal.median:.2f} s; "
@@ -132,6 +134,8 @@ def bench_synth(results: Results, runs: int) -> None:
 # -- 2. tests -----------------------------------------------------------------------------------
 
 LAYERS = ("unit", "stack", "aws", "live")
+# As the Makefile's `test` target runs it.
+MAKE_TEST = [PY, "-m", "pytest", "-n", "2", "--dist", "loadfile"]
 
 
 def bench_tests(results: Results, runs: int) -> None:  # runs: --test-runs
@@ -148,7 +152,7 @@ def bench_tests(results: Results, runs: int) -> None:  # runs: --test-runs
         with tempfile.TemporaryDirectory() as tmp:
             report = Path(tmp) / "junit.xml"
             totals.append(
-                timed([PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}"])
+                timed([*MAKE_TEST, "-q", "-p", "no:cacheprovider", f"--junitxml={report}"])
             )
             spent = dict.fromkeys(LAYERS, 0.0)
             for case in ET.parse(report).iter("testcase"):
@@ -162,7 +166,11 @@ def bench_tests(results: Results, runs: int) -> None:  # runs: --test-runs
         results.add(Figure("tests", f"layer {layer} (its tests' durations)", "s", layers[layer]))
     results.goals.append(
         Goal(
-            "make test, warm, 2 cores", "at most 90 s", f"{suite.median:.0f} s", suite.median <= 90
+            "tests",
+            "make test, warm, 2 cores",
+            "at most 90 s",
+            f"{suite.median:.0f} s",
+            suite.median <= 90,
         )
     )
 
@@ -262,13 +270,14 @@ def bench_proxy(results: Results, runs: int) -> None:
                     if key == "rps":
                         ratio = p.median / d.median
                         results.goals.append(Goal(
-                            f"proxied throughput, {case}, {connections} conn", "at least 0.9x",
+                            "proxy", f"proxied throughput, {case}, {connections} conn",
+                            "at least 0.9x",
                             f"{ratio:.2f}x ({p.median:.0f} vs {d.median:.0f} req/s)", ratio >= 0.9,
                         ))  # fmt: skip
                     if case == "static" and key == "p50" and connections == 1:
                         added = p.median - d.median
                         results.goals.append(Goal(
-                            "p50 latency added by NGINX, static, 1 conn", "under 0.3 ms",
+                            "proxy", "p50 latency added by NGINX, static, 1 conn", "under 0.3 ms",
                             f"{added:.3f} ms ({p.median:.3f} vs {d.median:.3f} ms)", added < 0.3,
                         ))  # fmt: skip
         direct_ws, proxied_ws = interleaved(
@@ -285,7 +294,7 @@ def bench_proxy(results: Results, runs: int) -> None:
         )  # fmt: skip
         ratio = p.median / d.median
         results.goals.append(
-            Goal("websocket round trip via NGINX", "at most 1.2x direct",
+            Goal("proxy", "websocket round trip via NGINX", "at most 1.2x direct",
                  f"{ratio:.2f}x ({p.median * 1000 / WS_MESSAGES:.3f} vs "
                  f"{d.median * 1000 / WS_MESSAGES:.3f} ms per round trip)", ratio <= 1.2)
         )  # fmt: skip
@@ -365,14 +374,32 @@ def versions() -> dict:
     }
 
 
-def write(results: Results, started: float) -> None:
+def write(results: Results, started: float, only: list[str] | None = None) -> None:
+    figures = [f.as_dict() for f in results.figures]
+    goals = [asdict(g) for g in results.goals]
+    previous = ROOT / "bench" / "results.json"
+    full_run = None
+    if only and previous.exists():
+        # A partial run replaces its own sections and keeps the others' last figures.
+        kept = json.loads(previous.read_text())
+        full_run = kept.get("full_run") or {
+            "date": kept["date"],
+            "wall_seconds": kept["wall_seconds"],
+        }
+        figures = [f for f in kept["figures"] if f["section"] not in only] + figures
+        goals = [g for g in kept["goals"] if g.get("section") not in only] + goals
+        order = list(SECTIONS)
+        figures.sort(key=lambda f: order.index(f["section"]))
+        goals.sort(key=lambda g: order.index(g.get("section", "synth")))
     payload = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "versions": versions(),
         "wall_seconds": round(time.perf_counter() - started, 1),
-        "figures": [f.as_dict() for f in results.figures],
-        "goals": [asdict(g) for g in results.goals],
+        "figures": figures,
+        "goals": goals,
+        "sections_run": only or list(SECTIONS),
+        "full_run": full_run,
     }
     (ROOT / "bench" / "results.json").write_text(json.dumps(payload, indent=2) + "\n")
     (ROOT / "BENCHMARKS.md").write_text(markdown(payload))
@@ -386,7 +413,14 @@ def markdown(payload: dict) -> str:
         f"Measured {payload['date']} on {m['cores']} cores ({m['cpu']}), Python {m['python']}; "
         + ", ".join(f"{k} {val}" for k, val in v.items())
         + f". `make bench` took {payload['wall_seconds']} s. "
-        "Each figure: median, min and max of n runs.",
+        "Each figure: median, min and max of n runs."
+        + (
+            f" Sections re-measured in this run: {', '.join(payload['sections_run'])}; the others"
+            f" come from the full run of {payload['full_run']['date']} "
+            f"({payload['full_run']['wall_seconds']} s)."
+            if payload.get("full_run")
+            else ""
+        ),
         "",
         "| section | what | median | min | max | n |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
@@ -436,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(f"[{name}]", flush=True)
         bench(results, args.test_runs if name == "tests" else args.runs)
-    write(results, started)
+    write(results, started, args.only)
     print(f"wrote bench/results.json and BENCHMARKS.md in {time.perf_counter() - started:.0f} s")
     return 0
 
