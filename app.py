@@ -1,7 +1,6 @@
 #!/usr/bin/env python3
 """CDK entry point: read the context, validate it once, render the bundle, build the stack."""
 
-import json
 import os
 import sys
 import tempfile
@@ -10,7 +9,7 @@ from pathlib import Path
 from aws_cdk import App
 
 from stacks.build import add_workbench
-from workbench.config import ConfigError, load_config
+from workbench.config import ConfigError, cdk_json_context, load_config
 from workbench.render import render_bundle
 
 HERE = Path(__file__).resolve().parent
@@ -20,8 +19,7 @@ def _app() -> App:
     if "CDK_OUTDIR" in os.environ:
         return App()  # run by the CDK CLI, which passes cdk.json and -c values itself
     # Run by hand (`python app.py`): read cdk.json's context as the CLI would, write to cdk.out.
-    context = json.loads((HERE / "cdk.json").read_text())["context"]
-    return App(outdir=str(HERE / "cdk.out"), context=context)
+    return App(outdir=str(HERE / "cdk.out"), context=cdk_json_context())
 
 
 def main() -> int:

@@ -220,7 +220,7 @@ def ws_round_trips(url: str) -> float:
 
 def bench_proxy(results: Results, runs: int) -> None:
     from workbench.config import WorkbenchConfig
-    from workbench.runner import ProcessSpec, Supervisor, _nginx, start_workbench
+    from workbench.runner import ProcessSpec, Supervisor, nginx_binary, start_workbench
 
     config = WorkbenchConfig()
     with tempfile.TemporaryDirectory() as tmp, Supervisor(Path(tmp) / "logs") as supervisor:
@@ -240,7 +240,7 @@ def bench_proxy(results: Results, runs: int) -> None:
             f"root {work}/static; }} }}\n"
         )
         supervisor.start(
-            ProcessSpec(name="static", argv=[_nginx(), "-c", str(conf), "-p", str(work), "-g",
+            ProcessSpec(name="static", argv=[nginx_binary(), "-c", str(conf), "-p", str(work), "-g",
                         "daemon off;"], ready_url=f"http://127.0.0.1:{static_port}/file.html")
         )  # fmt: skip
         supervisor.start(

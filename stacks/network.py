@@ -7,9 +7,8 @@ from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from workbench.config import WorkbenchConfig
+from workbench.services import HTTP_PORT, SSH_PORT
 
-HTTP_PORT = 80
-SSH_PORT = 22
 # Stable logical ID: a renamed construct must not replace the group (and the instance with it).
 SECURITY_GROUP_LOGICAL_ID = "WorkbenchSecurityGroup"
 

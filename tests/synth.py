@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -12,11 +11,11 @@ os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 from aws_cdk import App
 
 from stacks.build import add_workbench
-from workbench.config import WorkbenchConfig, load_config
+from workbench.config import WorkbenchConfig, cdk_json_context, load_config
 from workbench.render import render_bundle
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_CONTEXT: dict = json.loads((ROOT / "cdk.json").read_text())["context"]
+DEFAULT_CONTEXT: dict = cdk_json_context()
 
 
 def synth(workdir: Path, **overrides: object) -> tuple[WorkbenchConfig, dict]:

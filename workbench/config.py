@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import ipaddress
+import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 # Canonical's public SSM parameters: resolved by CloudFormation at deploy time, never at synth.
@@ -200,6 +202,21 @@ def load_config(get: Callable[[str], Any] | Mapping[str, Any]) -> WorkbenchConfi
             continue
         values[key] = parse(key, raw)
     return WorkbenchConfig(**values)
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def cdk_json_context(checkout: Path = REPO) -> dict:
+    """The `context` object of a checkout's cdk.json: the documented defaults."""
+    path = Path(checkout) / "cdk.json"
+    try:
+        context = json.loads(path.read_text())["context"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ConfigError(f"{path}: no readable cdk.json with a context object") from None
+    if not isinstance(context, dict):
+        raise ConfigError(f"{path}: context is not an object")
+    return context
 
 
 def parse_context_flags(pairs: Iterable[str], *, known_only: bool = False) -> dict[str, str]:

@@ -18,12 +18,18 @@ from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
 from workbench.config import WorkbenchConfig
-from workbench.outputs import SSH_USER, tunnel_output_name
-from workbench.services import Service, public_services, services
+from workbench.outputs import tunnel_output_name
+from workbench.services import (
+    HTTP_PORT,
+    SSH_PORT,
+    Service,
+    public_services,
+    services,
+    ssh_tunnel,
+)
 
 OK, FAIL, SKIP = "ok", "FAIL", "skip"
 HEALTHY = {200, 204, 301, 302, 303, 307, 308}
-SSH_PORT = 22
 # On the error page of a service that a target leaves out on purpose (local mode: RStudio).
 UNAVAILABLE_MARKER = b"data-workbench-unavailable"
 
@@ -35,7 +41,7 @@ class DoctorError(Exception):
 @dataclass(frozen=True, kw_only=True)
 class Target:
     host: str
-    port: int = 80
+    port: int = HTTP_PORT
     ssh: bool = False
     """Whether port 22 should answer (from the stack's configuration)."""
     tunnels: dict[str, str] = field(default_factory=dict)
@@ -44,7 +50,7 @@ class Target:
 
     @property
     def base(self) -> str:
-        return f"http://{self.host}" + ("" if self.port == 80 else f":{self.port}")
+        return f"http://{self.host}" + ("" if self.port == HTTP_PORT else f":{self.port}")
 
 
 @dataclass
@@ -64,7 +70,7 @@ def target_from_url(url: str) -> Target:
     parts = urlsplit(url if "://" in url else f"http://{url}")
     allowed = "http://HOST[:PORT] (for example http://203.0.113.10 or http://localhost:8080)"
     try:
-        port = parts.port or 80
+        port = parts.port or HTTP_PORT
     except ValueError:
         raise DoctorError(f"--url: got {url!r}; expected {allowed}") from None
     if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
@@ -362,9 +368,7 @@ def tunnel_hints(target: Target, config: WorkbenchConfig, checks: list[Check]) -
     hints = []
     for service in services(config):
         if service.name in failed:
-            command = target.tunnels.get(service.name) or (
-                f"ssh -N -L {service.port}:localhost:{service.port} {SSH_USER}@{target.host}"
-            )
+            command = target.tunnels.get(service.name) or ssh_tunnel(service.port, target.host)
             hints.append(f"{service.title}: {command}  then open http://localhost:{service.port}/")
     return hints
 
@@ -456,7 +460,7 @@ def run(
 def main(argv: list[str] | None = None, config: WorkbenchConfig | None = None) -> int:
     import argparse
 
-    from workbench.config import ConfigError, load_config
+    from workbench.config import ConfigError, cdk_json_context, load_config
 
     parser = argparse.ArgumentParser(
         prog="python -m workbench doctor",
@@ -470,7 +474,7 @@ def main(argv: list[str] | None = None, config: WorkbenchConfig | None = None) -
     args = parser.parse_args(argv)
     try:
         if config is None:
-            config = load_config(_cdk_json_context())
+            config = load_config(cdk_json_context())
         return run(
             url=args.url,
             stack=args.stack,
@@ -482,13 +486,6 @@ def main(argv: list[str] | None = None, config: WorkbenchConfig | None = None) -
     except (DoctorError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-
-
-def _cdk_json_context() -> dict:
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "cdk.json"
-    return json.loads(path.read_text())["context"]
 
 
 if __name__ == "__main__":

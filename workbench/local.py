@@ -14,7 +14,6 @@ import errno
 import json
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.emulator import REGION, register_missing_models, seed_ssm
+from workbench.runner import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 8080
@@ -38,12 +38,6 @@ CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing
 
 class LocalError(Exception):
     """Why local mode cannot go on: one line, printed as `error: ...`."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def check_port_free(port: int) -> None:
@@ -209,8 +203,12 @@ def say(message: str) -> None:
 
 
 def require_nginx() -> None:
-    if not (shutil.which("nginx") or Path("/usr/sbin/nginx").exists()):
-        raise LocalError("nginx is not installed: `apt-get install nginx` (or run `make local`)")
+    from workbench.runner import RunnerError, nginx_binary
+
+    try:
+        nginx_binary()
+    except RunnerError as error:
+        raise LocalError(str(error)) from None
 
 
 @contextlib.contextmanager
@@ -366,11 +364,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def load_local_config(context: Sequence[str]):
     """cdk.json's context plus `-c KEY=VALUE`, validated before anything starts."""
-    from workbench.config import ConfigError, load_config, parse_context_flags
+    from workbench.config import ConfigError, cdk_json_context, load_config, parse_context_flags
 
     try:
-        values = json.loads((ROOT / "cdk.json").read_text())["context"]
-        return load_config(values | parse_context_flags(context, known_only=True))
+        return load_config(cdk_json_context() | parse_context_flags(context, known_only=True))
     except ConfigError as error:
         raise LocalError(str(error)) from None
 

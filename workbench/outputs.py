@@ -9,9 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from workbench.config import LOGIN_USER, WorkbenchConfig
-from workbench.services import Service, public_services, services
-
-SSH_USER = "ubuntu"  # the default user of Canonical's Ubuntu AMIs
+from workbench.services import SSH_USER, Service, public_services, services, ssh_tunnel
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,11 +38,7 @@ def tunnel_output_name(service: Service) -> str:
 
 def _tunnel(config: WorkbenchConfig, service: Service) -> str:
     if config.ssh_open:
-        # The chapter: "the syntax for port forwarding completely defies my memory".
-        return (
-            f"ssh -i {key_file(config)} -N -L {service.port}:localhost:{service.port} "
-            f"{SSH_USER}@{{ip}}"
-        )
+        return ssh_tunnel(service.port, "{ip}", key_file=key_file(config))
     # Port 22 is closed: Session Manager forwards the port instead.
     return (
         "aws ssm start-session --region {region} --target {instance_id} "

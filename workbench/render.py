@@ -17,7 +17,7 @@ from types import MappingProxyType
 import jinja2
 
 from workbench.config import LOGIN_USER, WorkbenchConfig
-from workbench.services import Service, public_services, services
+from workbench.services import HTTP_PORT, public_services, services, ssh_tunnel
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 INSTANCE_ROOT = "/opt/workbench"
@@ -32,7 +32,7 @@ class TargetError(ValueError):
 class Target:
     """Where the rendered files run. The defaults describe the EC2 instance."""
 
-    listen: str = "80"
+    listen: str = str(HTTP_PORT)
     """NGINX `listen` value: `80` on the instance, `127.0.0.1:<port>` on loopback."""
     ports: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     """Port per port name (`api`, `jupyterhub.hub`, ...), overriding the registry's."""
@@ -112,10 +112,6 @@ def port_map(config: WorkbenchConfig, target: Target = INSTANCE) -> dict[str, in
     return defaults | dict(target.ports)
 
 
-def upstream_port(service: Service, target: Target) -> int:
-    return target.ports.get(service.name, service.port)
-
-
 def render_text(template: str, **values: object) -> str:
     """Render one template from `assets/` with the given values."""
     return _environment().get_template(template).render(**values)
@@ -133,6 +129,7 @@ def _context(config: WorkbenchConfig, target: Target) -> dict[str, object]:
         "port": port_map(config, target),
         "www": f"{target.root}/www",
         "login_user": LOGIN_USER,
+        "tunnel": {s.name: ssh_tunnel(s.port, target.ssh_host) for s in all_services},
     }
 
 

@@ -23,7 +23,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -78,7 +78,7 @@ def _proc_start_time(pid: int) -> str | None:
     return None if fields[0] in ("Z", "X") else fields[19]  # a zombie has ended
 
 
-def _descendants(pid: int) -> list[tuple[int, str]]:
+def descendants(pid: int) -> list[tuple[int, str]]:
     """(pid, start time) of every live descendant of `pid`, read from /proc."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
@@ -190,7 +190,7 @@ class Supervisor:
         if running is None:
             return
         process = running.process
-        strays = _descendants(process.pid)
+        strays = descendants(process.pid)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -265,13 +265,29 @@ def loopback_target(
     )
 
 
-def _nginx() -> str:
+def nginx_binary() -> str:
     found = shutil.which("nginx") or (
         "/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None
     )
     if found is None:
         raise RunnerError("nginx: not installed (make system installs the Debian package)")
     return found
+
+
+def start_nginx(supervisor: Supervisor, conf: Path, target: Target) -> None:
+    """`nginx -t` on a rendered config, then NGINX in the foreground under `supervisor`, ready
+    once its landing page answers. `target` must have an `nginx_runtime` directory."""
+    nginx, runtime = nginx_binary(), str(target.nginx_runtime)
+    check = subprocess.run(
+        [nginx, "-t", "-q", "-c", str(conf), "-p", runtime, "-e", "stderr"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if check.returncode != 0:
+        raise RunnerError(f"nginx: nginx -t rejected {conf}: {check.stderr.strip()}")
+    argv = [nginx, "-c", str(conf), "-p", runtime, "-e", "stderr", "-g", "daemon off;"]
+    supervisor.start(ProcessSpec(name="nginx", argv=argv, ready_url=f"http://{target.listen}/"))
 
 
 def _health_url(service: Service, port: int) -> str:
@@ -382,46 +398,12 @@ def start_workbench(
         raise RunnerError(
             f"only: got {unknown[0]!r}; expected services that run here: {', '.join(specs)}"
         )
-    nginx, conf = _nginx(), str(bundle / "nginx.conf")
-    check = subprocess.run(
-        [nginx, "-t", "-q", "-c", conf, "-p", target.nginx_runtime, "-e", "stderr"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check.returncode != 0:
-        raise RunnerError(f"nginx: nginx -t rejected {conf}: {check.stderr.strip()}")
+    start_nginx(supervisor, bundle / "nginx.conf", target)
     if "api" in wanted:
         _train_model(supervisor, bundle, workdir / "model")
-    supervisor.start(
-        ProcessSpec(
-            name="nginx",
-            argv=[
-                nginx,
-                "-c",
-                conf,
-                "-p",
-                target.nginx_runtime,
-                "-e",
-                "stderr",
-                "-g",
-                "daemon off;",
-            ],
-            ready_url=f"{wb.url}/",
-        )
-    )
     # Start everything, then wait: the slow starters (JupyterHub, the API's imports) overlap.
     for name in wanted:
         supervisor.start(specs[name], wait=False)
     for name in wanted:
         supervisor.wait_ready(name)
     return wb
-
-
-@contextlib.contextmanager
-def running_workbench(
-    config: WorkbenchConfig, workdir: Path, *, only: Sequence[str] | None = None
-) -> Iterator[tuple[LocalWorkbench, Supervisor]]:
-    """`start_workbench` with its own supervisor (logs in `<workdir>/logs`), stopped on exit."""
-    with Supervisor(Path(workdir) / "logs") as supervisor:
-        yield start_workbench(config, workdir, supervisor, only=only), supervisor

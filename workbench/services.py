@@ -10,6 +10,20 @@ from dataclasses import dataclass
 
 from workbench.config import WorkbenchConfig
 
+HTTP_PORT = 80
+"""The one public web port: NGINX listens here, the security group opens it to the world."""
+SSH_PORT = 22
+"""SSH, for administration and tunnels; open to `ssh_cidr` only (closed with `none`)."""
+SSH_USER = "ubuntu"
+"""The login of Canonical's Ubuntu AMIs."""
+
+
+def ssh_tunnel(port: int, host: str, *, key_file: str | None = None) -> str:
+    """The chapter's tunnel ("the syntax ... defies my memory"): `port` on `host`'s loopback
+    appears on this machine's localhost:`port`."""
+    key = f"-i {key_file} " if key_file else ""
+    return f"ssh {key}-N -L {port}:localhost:{port} {SSH_USER}@{host}"
+
 
 @dataclass(frozen=True, kw_only=True)
 class Service:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from workbench.config import ConfigError, add_context_option, parse_context_flags
+from workbench.config import cdk_json_context as _cdk_json_context
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT = ROOT / "security-groups.md"
@@ -497,14 +498,10 @@ def snapshot_markdown(sets: Sequence[TemplateRules]) -> str:
 
 
 def cdk_json_context(checkout: Path) -> dict:
-    path = checkout / "cdk.json"
     try:
-        context = json.loads(path.read_text())["context"]
-    except (OSError, ValueError, KeyError, TypeError):
-        raise InputError(f"{path}: no readable cdk.json with a context object") from None
-    if not isinstance(context, dict):
-        raise InputError(f"{path}: context is not an object")
-    return context
+        return _cdk_json_context(checkout)
+    except ConfigError as error:
+        raise InputError(str(error)) from None
 
 
 def synthesize(

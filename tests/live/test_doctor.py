@@ -3,21 +3,18 @@ each way traffic can stop is produced for real, and named with its next step."""
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from workbench import doctor
 from workbench.config import WorkbenchConfig
-from workbench.render import Target, render_bundle
+from workbench.render import port_map, render_bundle
+from workbench.runner import ProcessSpec, Supervisor, loopback_target, start_nginx
 from workbench.services import public_services, services
 
 pytestmark = pytest.mark.live
@@ -25,88 +22,52 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIG = WorkbenchConfig()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"nothing listens on {port} after {timeout} s")
-
-
 class Workbench:
-    """Rendered NGINX on a loopback port, one stand-in upstream per service."""
+    """The rendered NGINX on a loopback port, a stand-in upstream on each service's port, all
+    under the runner's supervisor (as the live tests and `make local` run them)."""
 
     def __init__(self, tmp: Path, *, edit_conf=None, unavailable=None) -> None:
-        self.tmp = tmp
-        self.port = free_port()
-        self.ports = {s.name: free_port() for s in services(CONFIG)}
-        self.runtime = tmp / "nginx"
-        self.runtime.mkdir()
-        self.bundle = render_bundle(
-            CONFIG,
-            tmp / "bundle",
-            target=Target(
-                listen=f"127.0.0.1:{self.port}",
-                ports=self.ports,
-                root=str(tmp / "bundle"),
-                nginx_runtime=str(self.runtime),
-                nginx_user=getpass.getuser(),
-                unavailable=unavailable or {},
-            ),
+        self.target = loopback_target(
+            CONFIG, tmp, password="not-used-by-stand-ins", unavailable=unavailable
         )
+        self.bundle = render_bundle(CONFIG, tmp / "bundle", target=self.target)
+        Path(self.target.nginx_runtime).mkdir(parents=True)
         if edit_conf:
             conf = self.bundle / "nginx.conf"
             conf.write_text(edit_conf(conf.read_text()))
-        self.upstreams: dict[str, subprocess.Popen] = {}
-        self.nginx: subprocess.Popen | None = None
+        self.ports = port_map(CONFIG, self.target)
+        self.supervisor = Supervisor(tmp / "logs")
 
     def start(self) -> Workbench:
-        for name, port in self.ports.items():
-            self.upstreams[name] = subprocess.Popen(
-                [sys.executable, "-m", "tests.standins.upstream", str(port), name],
-                cwd=ROOT,
-                stdout=subprocess.DEVNULL,
+        for s in services(CONFIG):
+            port = self.ports[s.name]
+            self.supervisor.start(
+                ProcessSpec(
+                    name=s.name,
+                    argv=[sys.executable, "-m", "tests.standins.upstream", str(port), s.name],
+                    cwd=ROOT,
+                    ready_url=f"http://127.0.0.1:{port}/",
+                )
             )
-        conf = str(self.bundle / "nginx.conf")
-        prefix = ["nginx", "-c", conf, "-p", str(self.runtime), "-e", "stderr"]
-        subprocess.run([*prefix, "-t"], check=True, capture_output=True)
-        self.nginx = subprocess.Popen([*prefix, "-g", "daemon off;"])
-        for port in [self.port, *self.ports.values()]:
-            wait_port(port)
+        start_nginx(self.supervisor, self.bundle / "nginx.conf", self.target)
         return self
 
     def stop_upstream(self, name: str) -> None:
-        _stop(self.upstreams.pop(name))
+        self.supervisor.stop(name)
 
     def stop_nginx(self) -> None:
-        _stop(self.nginx)
-        self.nginx = None
+        self.supervisor.stop("nginx")
 
     def close(self) -> None:
-        for process in [self.nginx, *self.upstreams.values()]:
-            if process is not None:
-                _stop(process)
+        self.supervisor.stop_all()
+
+    @property
+    def port(self) -> int:
+        return int(self.target.listen.rsplit(":", 1)[1])
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+        return f"http://{self.target.listen}"
 
 
 @pytest.fixture

@@ -16,14 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from workbench import runner
+from workbench.runner import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 240
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def local(*args: str) -> subprocess.Popen:
@@ -39,20 +36,7 @@ def local(*args: str) -> subprocess.Popen:
 
 
 def descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = set(), list(children.get(pid, []))
-    while todo:
-        child = todo.pop()
-        found.add(child)
-        todo.extend(children.get(child, []))
-    return found
+    return {child for child, _ in runner.descendants(pid)}
 
 
 def alive(pid: int) -> bool:
