@@ -220,7 +220,7 @@ def ws_round_trips(url: str) -> float:
 
 def bench_proxy(results: Results, runs: int) -> None:
     from workbench.config import WorkbenchConfig
-    from workbench.runner import ProcessSpec, Supervisor, nginx_binary, start_workbench
+    from workbench.local.runner import ProcessSpec, Supervisor, nginx_binary, start_workbench
 
     config = WorkbenchConfig()
     with tempfile.TemporaryDirectory() as tmp, Supervisor(Path(tmp) / "logs") as supervisor:

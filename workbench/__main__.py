@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sg-rules": ("workbench.sgrules", "every security-group rule of synthesized templates"),
     "sg-diff": ("workbench.sgdiff", "security-group changes between templates or git refs"),
     "doctor": ("workbench.doctor", "find where traffic stops: DNS, firewall, proxy, service"),
-    "local": ("workbench.local", "the whole workbench on this machine, no AWS account"),
+    "local": ("workbench.local.mode", "the whole workbench on this machine, no AWS account"),
 }
 
 

@@ -14,7 +14,7 @@ this directory is copied to /opt/penguin-api/app, the venv /opt/penguin-api/venv
   world-readable, so a model trained by root is served by the unit's own user. About a second.
 - The port is the registry's (workbench/services.py, service `api`); `--root-path /api` is added
   only when NGINX publishes the API at /api (penguin_api_public), so that /api/docs finds
-  /api/openapi.json. Locally, workbench/runner.py starts it the same way.
+  /api/openapi.json. Locally, workbench/local/runner.py starts it the same way.
 - Endpoints: `POST /predict` with a JSON list of records
   `{"bill_length_mm": 45.0, "species_Chinstrap": false, "species_Gentoo": true,
   "sex_male": true}` -> `{"predict": [<grams>, ...]}`; `GET /ping` -> `{"ping": "pong"}`

@@ -1,4 +1,5 @@
-"""The aws layer: moto plays AWS in-process, with what it lacks registered by workbench.emulator."""
+"""The aws layer: moto plays AWS in-process, with what it lacks registered by
+workbench.local.emulator."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from moto import mock_aws
 
 from tests.aws.deployment import KEY_NAME
 from tests.synth import synth
-from workbench.emulator import REGION, register_missing_models, seed_ssm
+from workbench.local.emulator import REGION, register_missing_models, seed_ssm
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,7 @@ import json
 
 import boto3
 
-from workbench.emulator import REGION
+from workbench.local.emulator import REGION
 
 KEY_NAME = "workbench-test"
 

@@ -2,8 +2,8 @@
 would, with boto3. No account, no network.
 
 moto lacks CloudFormation models for AWS::EC2::KeyPair and AWS::SecretsManager::Secret and ignores
-AWS::CloudFormation::WaitConditionHandle; `workbench.emulator.register_missing_models` adds them
-(the same emulator `make local` embeds), so the default configuration, with its generated key
+AWS::CloudFormation::WaitConditionHandle; `workbench.local.emulator.register_missing_models` adds
+them (the same emulator `make local` embeds), so the default configuration, with its generated key
 pair, deploys as it is. moto ignores the wait condition itself: nothing runs on its instances to
 signal it, so the stack completes without waiting.
 
@@ -27,7 +27,7 @@ from stacks.readiness import READY_HANDLE_LOGICAL_ID_PREFIX, READY_LOGICAL_ID_PR
 from stacks.server import INSTANCE_LOGICAL_ID
 from tests.aws.deployment import KEY_NAME, deploy
 from tests.stack.user_data import mime_parts
-from workbench.emulator import REGION
+from workbench.local.emulator import REGION
 
 
 def ingress_rules(ec2, group_id: str) -> set[tuple]:

@@ -8,7 +8,7 @@ import pytest
 from tests.aws.deployment import deploy
 from workbench import doctor
 from workbench.config import WorkbenchConfig
-from workbench.emulator import REGION
+from workbench.local.emulator import REGION
 
 
 def test_target_comes_from_the_stack_outputs(templates):

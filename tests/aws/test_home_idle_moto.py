@@ -1,7 +1,7 @@
 """The /home volume and the idle stop, deployed into moto's CloudFormation and seen with boto3.
 
 moto skips AWS::CloudWatch::Alarm and drops a volume's encryption, type, snapshot and tags;
-`workbench.emulator.register_missing_models` supplies models that keep them (the same emulator
+`workbench.local.emulator.register_missing_models` supplies models that keep them (the same emulator
 `make local` embeds). What moto cannot show (the snapshot CloudFormation takes on delete) is
 checked on the template in tests/stack/test_storage.py.
 """
@@ -16,8 +16,8 @@ import boto3
 from stacks.server import INSTANCE_LOGICAL_ID
 from stacks.storage import HOME_DEVICE, HOME_VOLUME_LOGICAL_ID
 from tests.aws.deployment import deploy
-from workbench.emulator import REGION
 from workbench.idle import IDLE_CPU_PERCENT
+from workbench.local.emulator import REGION
 
 
 def test_home_volume_is_encrypted_gp3_attached_in_the_instances_zone(aws, synthesized):

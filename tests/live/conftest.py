@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 from workbench.config import WorkbenchConfig
-from workbench.runner import REPO, LocalWorkbench, ProcessSpec, Supervisor, start_workbench
+from workbench.local.runner import REPO, LocalWorkbench, ProcessSpec, Supervisor, start_workbench
 
 # Anything slower than this is stuck (JupyterHub spawn, a server that never answers).
 LIVE_TIMEOUT = 180

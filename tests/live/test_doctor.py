@@ -13,8 +13,8 @@ import pytest
 
 from workbench import doctor
 from workbench.config import WorkbenchConfig
+from workbench.local.runner import ProcessSpec, Supervisor, loopback_target, start_nginx
 from workbench.render import port_map, render_bundle
-from workbench.runner import ProcessSpec, Supervisor, loopback_target, start_nginx
 from workbench.services import public_services, services
 
 pytestmark = pytest.mark.live

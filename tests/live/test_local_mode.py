@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from workbench import runner
-from workbench.runner import free_port
+from workbench.local import runner
+from workbench.local.runner import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 240

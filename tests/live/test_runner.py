@@ -1,4 +1,4 @@
-"""workbench.runner: readiness, errors naming the service and its log, clean stops."""
+"""workbench.local.runner: readiness, errors naming the service and its log, clean stops."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 import pytest
 
 from workbench.config import WorkbenchConfig
-from workbench.runner import (
+from workbench.local.runner import (
     ProcessSpec,
     RunnerError,
     Supervisor,

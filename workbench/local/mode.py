@@ -23,10 +23,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.emulator import REGION, register_missing_models, seed_ssm
-from workbench.runner import free_port
+from workbench.local.emulator import REGION, register_missing_models, seed_ssm
+from workbench.local.runner import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PORT = 8080
 ACCOUNT = "123456789012"  # moto's default account
 LOCAL_UNAVAILABLE = (
@@ -203,7 +203,7 @@ def say(message: str) -> None:
 
 
 def require_nginx() -> None:
-    from workbench.runner import RunnerError, nginx_binary
+    from workbench.local.runner import RunnerError, nginx_binary
 
     try:
         nginx_binary()
@@ -407,7 +407,7 @@ def wait_forever() -> None:
 @contextlib.contextmanager
 def serve(config, *, state: Path, port: int):
     """NGINX and every service that runs here, from the same rendered bundle as the instance."""
-    from workbench.runner import RunnerError, Supervisor, start_workbench
+    from workbench.local.runner import RunnerError, Supervisor, start_workbench
     from workbench.services import services
 
     unavailable = {

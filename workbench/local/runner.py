@@ -32,7 +32,7 @@ from workbench.config import LOGIN_USER, WorkbenchConfig
 from workbench.render import Target, port_map, render_bundle
 from workbench.services import Service, services
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CHP = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
 STOP_GRACE = 10.0
 """Seconds between SIGTERM and SIGKILL: JupyterHub stops its users' servers in that time."""

@@ -1,0 +1,24 @@
+"""The emulated CloudFormation models: one small class per AWS type that moto lacks or models too
+loosely. Importing this package defines them, which registers them with moto (moto finds models
+among `CloudFormationModel`'s subclasses); `workbench.local.emulator.register_missing_models`
+does that once."""
+
+from workbench.local.emulator.models.alarm import EmulatedAlarm
+from workbench.local.emulator.models.key_pair import EmulatedKeyPair
+from workbench.local.emulator.models.secret import EmulatedSecret
+from workbench.local.emulator.models.volume import EmulatedVolume
+from workbench.local.emulator.models.volume_attachment import EmulatedVolumeAttachment
+from workbench.local.emulator.models.wait_condition import (
+    EmulatedWaitCondition,
+    EmulatedWaitConditionHandle,
+)
+
+MODELS = (
+    EmulatedSecret,
+    EmulatedKeyPair,
+    EmulatedAlarm,
+    EmulatedVolume,
+    EmulatedVolumeAttachment,
+    EmulatedWaitConditionHandle,
+    EmulatedWaitCondition,
+)

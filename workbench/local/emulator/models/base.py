@@ -1,0 +1,30 @@
+"""What the emulated models share."""
+
+from __future__ import annotations
+
+
+class Defaults:
+    """Defaults of an emulated CloudFormation model. A mixin, not a base class: moto finds models
+    among `CloudFormationModel`'s direct subclasses only, so each model is declared as
+    `class Emulated...(Defaults, CloudFormationModel)`."""
+
+    TYPE = ""
+    ATTRIBUTES: tuple[str, ...] = ()
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def cloudformation_type(cls) -> str:
+        return cls.TYPE
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in cls.ATTRIBUTES
+
+    @classmethod
+    def delete_from_cloudformation_json(
+        cls, resource_name, cloudformation_json, account_id, region_name
+    ):
+        return None

@@ -1,0 +1,36 @@
+"""AWS::EC2::Volume: moto's own model drops encryption, type, snapshot and tags."""
+
+from __future__ import annotations
+
+from moto.core.common_models import CloudFormationModel
+from moto.ec2.models import ec2_backends
+
+from workbench.local.emulator.models.base import Defaults
+
+
+class EmulatedVolume(Defaults, CloudFormationModel):
+    """A volume that keeps what the template asked for. Deleting it is left to moto (it keeps
+    the volume; no DeletionPolicy snapshot is made)."""
+
+    TYPE = "AWS::EC2::Volume"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    ):
+        props = cloudformation_json.get("Properties", {})
+        backend = ec2_backends[account_id][region_name]
+        volume = backend.create_volume(
+            size=int(props["Size"]) if "Size" in props else None,
+            zone_name=props["AvailabilityZone"],
+            snapshot_id=props.get("SnapshotId"),
+            encrypted=str(props.get("Encrypted", False)).lower() == "true",
+            kms_key_id=props.get("KmsKeyId"),
+            volume_type=props.get("VolumeType"),
+            iops=int(props["Iops"]) if "Iops" in props else None,
+            throughput=int(props["Throughput"]) if "Throughput" in props else None,
+        )
+        tags = {t["Key"]: t["Value"] for t in props.get("Tags", [])}
+        if tags:
+            backend.create_tags([volume.id], tags)
+        return volume  # moto's own Volume: Ref gives its ID
