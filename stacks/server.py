@@ -10,7 +10,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from workbench.config import UBUNTU_AMI_PARAMETERS, WorkbenchConfig
-from workbench.render import render_text
+from workbench.render import PROVISION_LOCK, render_text
 
 ROOT_DEVICE = "/dev/sda1"  # Ubuntu's AMIs name the root device this way
 # Readable, stable logical IDs: renaming a construct must never replace the server.
@@ -187,6 +187,7 @@ class WorkbenchServer(Construct):
             secret_arn=self.password.secret_arn,
             bucket=self.bundle.s3_bucket_name,
             key=self.bundle.s3_object_key,
+            lock_file=PROVISION_LOCK,
             **values,
         )
         user_data = ec2.MultipartUserData()

@@ -16,11 +16,14 @@ from types import MappingProxyType
 
 import jinja2
 
+from workbench import pins, provisioning
 from workbench.config import LOGIN_USER, WorkbenchConfig
-from workbench.services import HTTP_PORT, public_services, services, ssh_tunnel
+from workbench.services import HTTP_PORT, catalog, public_services, services, ssh_tunnel
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 INSTANCE_ROOT = "/opt/workbench"
+PROVISION_LOCK = "/run/lock/workbench-provision.lock"
+"""The flock that keeps provisioning runs from overlapping (the bootstrap takes it first)."""
 AUTHENTICATORS = ("pam", "dummy")
 
 
@@ -130,6 +133,13 @@ def _context(config: WorkbenchConfig, target: Target) -> dict[str, object]:
         "www": f"{target.root}/www",
         "login_user": LOGIN_USER,
         "tunnel": {s.name: ssh_tunnel(s.port, target.ssh_host) for s in all_services},
+        "catalog": catalog(),
+        "pins": pins,
+        "install_pins": provisioning.install_pins(config.ubuntu_release),
+        "needed_install_steps": provisioning.needed_install_steps(config),
+        "configure_steps": provisioning.configure_steps(config),
+        "stamp_dir": provisioning.STAMP_DIR,
+        "lock_file": PROVISION_LOCK,
     }
 
 

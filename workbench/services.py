@@ -164,6 +164,13 @@ def services(config: WorkbenchConfig) -> tuple[Service, ...]:
     return tuple(result)
 
 
+def catalog() -> dict[str, Service]:
+    """Every service any configuration can run, by name, as the default configuration with every
+    optional service on describes it: for what must not depend on the configuration (the install
+    phase, which a baked image runs once for all configurations)."""
+    return {s.name: s for s in services(WorkbenchConfig(penguins_app=True))}
+
+
 def public_services(config: WorkbenchConfig) -> tuple[Service, ...]:
     return tuple(s for s in services(config) if s.public)
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from stacks.storage import HOME_DEVICE
 from workbench.config import WorkbenchConfig
-from workbench.render import INSTANCE, render_bundle, render_text
+from workbench.render import INSTANCE, PROVISION_LOCK, render_bundle, render_text
 
 # Real tools the script may run as they are: they only read, or write under WORKBENCH_SYSROOT.
 REAL_TOOLS = [
@@ -85,6 +85,7 @@ def bootstrap_script(**values: str) -> str:
         "key": "bundle.zip",
         "home_volume_id": VOLUME_ID,
         "home_device": HOME_DEVICE,
+        "lock_file": PROVISION_LOCK,
     }
     return render_text("bootstrap.sh.j2", **(sample | values))
 
@@ -139,7 +140,7 @@ class Run:
         return [(s["Status"], s["UniqueId"]) for s in self.signals()]
 
     def steps(self) -> list[str]:
-        return re.findall(r"^\S+ \[([a-z]+)\] begin$", self.log, re.M)
+        return re.findall(r"^\S+ \[([a-z-]+)\] begin$", self.log, re.M)
 
 
 @dataclass
@@ -298,7 +299,20 @@ class Sandbox:
 
     # --- running ------------------------------------------------------------------------------
 
-    def run(self, *, xtrace: bool = False, **env: str) -> Run:
+    @property
+    def lock_file(self) -> Path:
+        return self.root / PROVISION_LOCK.lstrip("/")
+
+    def run(
+        self,
+        phase: str | None = None,
+        *,
+        xtrace: bool = False,
+        lock_fd: int | None = None,
+        **env: str,
+    ) -> Run:
+        """Run provision.sh (with `phase` as its argument, if given). `lock_fd`: an open file the
+        script inherits as fd 9, as it inherits the bootstrap's lock."""
         self.calls_file.write_text("")
         self.puts_file.write_text("")
         log_file = self.root / "var/log/workbench/provision.log"
@@ -323,8 +337,18 @@ class Sandbox:
             **env,
         }
         command = ["/bin/bash", *(["-x"] if xtrace else []), str(self.bundle / "provision.sh")]
+        command += [phase] if phase else []
+        inherit = None if lock_fd is None else (lambda: os.dup2(lock_fd, 9))
         done = subprocess.run(
-            command, env=environment, capture_output=True, text=True, timeout=120, check=False
+            command,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            preexec_fn=inherit,
+            # subprocess closes every other descriptor after preexec_fn: keep the lock's.
+            pass_fds=() if lock_fd is None else (9,),
         )
         raw = self.calls_file.read_text()
         calls = [c.split(_FIELD_END)[:-1] for c in raw.split(_CALL_END) if c]

@@ -24,8 +24,11 @@ import pytest
 
 from tests.unit.provision_sandbox import READY_URL, bootstrap_script
 
-PATHS = ("/var/log/workbench", "/etc/workbench", "/opt/workbench", "/tmp/workbench-bundle.zip")
-REAL_TOOLS = ("bash", "cat", "chmod", "date", "mkdir", "mv", "rm")
+PATHS = (
+    *("/var/log/workbench", "/etc/workbench", "/opt/workbench", "/tmp/workbench-bundle.zip"),
+    "/run/lock",
+)
+REAL_TOOLS = ("bash", "cat", "chmod", "date", "flock", "mkdir", "mv", "rm")
 KEY_A = "a" * 64 + ".zip"
 KEY_B = "b" * 64 + ".zip"
 BUCKET = "cdk-hnb659fds-assets-123456789012-us-east-1"

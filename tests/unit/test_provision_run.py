@@ -22,13 +22,13 @@ import pytest
 
 from tests.unit.provision_sandbox import READY_URL, Run, Sandbox, bootstrap_env
 from workbench.config import LOGIN_USER, WorkbenchConfig
+from workbench.provisioning import configure_steps, needed_install_steps
 from workbench.services import public_services, service
 
 DEFAULT = WorkbenchConfig()
-STEPS = [
-    "swap", "home", "user", "packages", "r", "rstudio", "node", "jupyterhub", "api", "shiny",
-    "nginx", "health",
-]  # fmt: skip
+# `provision.sh` with no argument (phase all), as a stock image runs it: swap, the install steps
+# the configuration needs, then the configure steps.
+STEPS = ["swap", *needed_install_steps(DEFAULT), *configure_steps(DEFAULT)]
 # What a run may do when there is nothing to change: look, never touch.
 READ_ONLY = {
     ("dpkg-query",),
@@ -86,7 +86,7 @@ def test_first_run_provisions_every_step_in_order_and_signals_success(provisione
     _, run = provisioned
     assert run.steps() == STEPS
     for line in run.log.splitlines():
-        assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d \[[a-z]+\] ", line), line
+        assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d \[[a-z-]+\] ", line), line
     (signal,) = run.signals()
     assert (signal["Status"], signal["UniqueId"]) == ("SUCCESS", "workbench-ready")
     assert signal["Reason"] == "the workbench answers on every public path"
@@ -361,7 +361,8 @@ def test_the_home_volume_is_mounted_before_the_user_is_created(provisioned):
     mount = run.calls.index(["mount", "--fstab", str(sandbox.root / "etc/fstab"), str(home)])
     useradd = run.calls.index(run.called("useradd", "--create-home")[0])
     assert mount < useradd
-    assert run.steps().index("home") == run.steps().index("swap") + 1
+    # The first configure step: no user, no home directory, no service before it.
+    assert run.steps().index("home") == len(needed_install_steps(DEFAULT)) + 1
     # The user's home directory was made on the volume, and the AMI's /home moved onto it.
     assert sandbox.mounts() == [(str(sandbox.device), str(home))]
     assert (home / LOGIN_USER).is_dir()
@@ -403,7 +404,7 @@ def test_a_volume_that_never_appears_fails_the_home_step(sandbox):
 
 def test_without_the_penguins_app_no_shiny_server(sandbox):
     run = first_run(sandbox, WorkbenchConfig(penguins_app=False))
-    assert "shiny" not in run.steps()
+    assert "shiny" not in run.steps() and "shiny-service" not in run.steps()
     assert not [c for c in run.called("curl") if "shiny-server" in c[-1]]
     assert not (sandbox.root / "etc/shiny-server").exists()
 

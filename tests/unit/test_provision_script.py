@@ -13,6 +13,12 @@ import pytest
 
 from tests.unit.provision_sandbox import bootstrap_script, pins
 from workbench.config import WorkbenchConfig
+from workbench.provisioning import (
+    INSTALL_STEPS,
+    configure_steps,
+    install_pins,
+    needed_install_steps,
+)
 from workbench.render import render_bundle
 
 VARIANTS = {
@@ -65,15 +71,51 @@ def test_strict_mode_and_a_trap_that_names_the_failed_step(scripts):
 
 def test_every_step_is_defined_and_every_defined_step_runs(scripts):
     for name, script in scripts.items():
-        called = re.findall(r"^step ([a-z]+)$", script, re.M)
-        defined = re.findall(r"^step_([a-z]+)\(\) \{$", script, re.M)
-        assert sorted(called) == sorted(defined), name
-        assert len(set(called)) == len(called), f"{name}: a step runs once"
-        assert called[:3] == ["swap", "home", "user"], f"{name}: /home is mounted before the user"
-        assert called[-2:] == ["nginx", "health"], name
-        assert script.rstrip().endswith(
+        config = VARIANTS[name]
+        defined = {
+            s.replace("_", "-") for s in re.findall(r"^step_([a-z_]+)\(\) \{$", script, re.M)
+        }
+        install = [step.name for step in INSTALL_STEPS]
+        assert defined == {"swap", *install, *configure_steps(config)}, name
+        assert _array(script, "INSTALL_STEPS") == install, name
+        assert _array(script, "NEEDED_INSTALL_STEPS") == list(needed_install_steps(config)), name
+        configure = _array(script, "CONFIGURE_STEPS")
+        assert configure == list(configure_steps(config)), name
+        assert configure[:2] == ["home", "user"], f"{name}: /home is mounted before the user"
+        assert configure[-2:] == ["nginx", "health"], name
+        assert (
             'signal SUCCESS "workbench-ready" "the workbench answers on every public path"'
+            in (script[script.index("phase_configure() {") :])
         ), name
+
+
+def test_every_install_step_is_pinned_by_its_versions_and_files(scripts):
+    for name, script in scripts.items():
+        release = VARIANTS[name].ubuntu_release
+        block = re.search(r"^declare -A PIN=\(\n(.*?)^\)$", script, re.M | re.S).group(1)
+        found = dict(re.findall(r"^  \[([a-z]+)\]=([0-9a-f]{16})$", block, re.M))
+        assert found == install_pins(release), name
+
+
+def test_the_install_phase_is_the_same_for_every_configuration(scripts):
+    """What an image bakes must suit every configuration of its release: the install steps and
+    their pins render alike whatever else the configuration says."""
+
+    def install_part(script: str) -> tuple:
+        steps = script[script.index("# --- install steps") : script.index("# --- configure steps")]
+        return (
+            tuple(_array(script, "INSTALL_STEPS")),
+            re.search(r"^declare -A PIN=.*?^\)$", script, re.M | re.S).group(),
+            steps,
+        )
+
+    noble = [n for n, c in VARIANTS.items() if c.ubuntu_release == "24.04"]
+    assert len(noble) > 1
+    assert len({install_part(scripts[n]) for n in noble}) == 1
+
+
+def _array(script: str, name: str) -> list[str]:
+    return re.search(rf"^{name}=\(([^)]*)\)$", script, re.M).group(1).split()
 
 
 def test_every_download_is_pinned_to_a_sha256_and_checked(scripts):
@@ -94,7 +136,9 @@ def test_versions_in_urls_match_the_version_pins(scripts):
     found = pins(scripts["default"])
     assert f"v{found['NODE_VERSION']}/node-v{found['NODE_VERSION']}-linux-x64" in found["NODE_URL"]
     assert "/jammy/amd64/rstudio-server-" in found["RSTUDIO_URL"], "noble uses the jammy build"
-    assert "SHINY_URL" not in pins(scripts["no-penguins"]), "no Shiny Server without the app"
+    # Shiny Server's pin is in every script (the install phase suits every configuration);
+    # whether a configuration installs it is NEEDED_INSTALL_STEPS's business.
+    assert pins(scripts["no-penguins"])["SHINY_URL"] == found["SHINY_URL"]
 
 
 def test_r_is_pinned_per_ubuntu_release(scripts):
@@ -103,7 +147,15 @@ def test_r_is_pinned_per_ubuntu_release(scripts):
 
 
 # Absolute paths that name no file the script writes: arguments for useradd, the unit PATH, ...
-_NOT_WRITTEN = ("/bin/bash", "/usr/sbin/nologin", "/nonexistent", "/dev/null", "/swapfile ")
+# /proc/$$/fd: this process's own descriptors (the inherited lock).
+_NOT_WRITTEN = (
+    "/bin/bash",
+    "/usr/sbin/nologin",
+    "/nonexistent",
+    "/dev/null",
+    "/swapfile ",
+    "/proc/$$/",
+)
 
 
 def test_every_system_path_goes_through_sysroot(scripts):
