@@ -12,12 +12,17 @@ CDK := npx --no-install cdk
 SYSTEM_PACKAGES := nginx=nginx chromium=chromium shellcheck=shellcheck \
 	mkfs.ext4=e2fsprogs losetup=mount systemd-analyze=systemd nft=nftables ip=iproute2
 
-# Node 20 is end of life for jsii: silence its banner; no telemetry from the CLI.
-export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+# No telemetry from the CLI.
 export CDK_DISABLE_CLI_TELEMETRY := true
 export PYTHONDONTWRITEBYTECODE := 1
-# `npx cdk` runs cdk.json's `python3 app.py`: make that the venv's Python.
-export PATH := $(abspath $(VENV))/bin:$(PATH)
+# The machine's PATH, for npm alone: `npm ci` installs the project's Node (npm's `node` package,
+# pinned in package.json) and must not run on the copy it is replacing.
+MACHINE_PATH := $(PATH)
+NODE_BIN := $(abspath node_modules/.bin)
+# `npx cdk` runs cdk.json's `python3 app.py`: make that the venv's Python. Everything else (the
+# CDK CLI, jsii, configurable-http-proxy) runs on the project's Node, never on the machine's.
+export PATH := $(abspath $(VENV))/bin:$(NODE_BIN):$(PATH)
+export JSII_NODE := $(NODE_BIN)/node
 
 .PHONY: bench doctor help local local-down setup system synth test test-unit test-stack test-aws test-live lint format deploy diff destroy clean
 .PHONY: sg-rules sg-diff sg-snapshot
@@ -34,8 +39,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
-	@echo ">> installing the pinned Node tools (npm ci)"
-	@npm ci --no-audit --no-fund --loglevel=error
+	@echo ">> installing the pinned Node tools (npm ci: Node 24, the CDK CLI, configurable-http-proxy)"
+	@PATH="$(MACHINE_PATH)" npm ci --no-audit --no-fund --loglevel=error
+	@# The `node` package fetches its binary in an install script: npm with ignore-scripts set
+	@# leaves no node_modules/.bin/node.
+	@$(NODE_BIN)/node -e 'if (process.version !== "v" + require("./package.json").devDependencies.node) process.exit(1)' \
+		2>/dev/null || { echo "error: node_modules/.bin/node is missing or not the Node that package.json pins;" \
+		"npm ci must run install scripts (check npm config get ignore-scripts)" >&2; exit 1; }
 	@touch $@
 
 system: ## Debian packages the live tests need (SYSTEM_PACKAGES: nginx, chromium, e2fsprogs, ...)

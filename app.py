@@ -6,16 +6,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from aws_cdk import App
-
-from stacks.build import add_workbench
 from workbench.config import ConfigError, cdk_json_context, load_config
-from workbench.render import render_bundle
+from workbench.toolchain import use_project_node
 
 HERE = Path(__file__).resolve().parent
 
 
-def _app() -> App:
+def _app():
+    from aws_cdk import App
+
     if "CDK_OUTDIR" in os.environ:
         return App()  # run by the CDK CLI, which passes cdk.json and -c values itself
     # Run by hand (`python app.py`): read cdk.json's context as the CLI would, write to cdk.out.
@@ -23,6 +22,12 @@ def _app() -> App:
 
 
 def main() -> int:
+    # jsii starts its Node process on the first aws_cdk import: the project's Node, not the
+    # machine's (which may be one jsii no longer supports).
+    use_project_node()
+    from stacks.build import add_workbench
+    from workbench.render import render_bundle
+
     app = _app()
     try:
         config = load_config(app.node.try_get_context)

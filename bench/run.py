@@ -20,11 +20,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from workbench.toolchain import NODE, tool_env
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
+# The project's Node (node_modules/.bin/node) for the CLI and jsii, as `make` runs them.
 ENV = {
-    **os.environ,
-    "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+    **tool_env(),
     "CDK_DISABLE_CLI_TELEMETRY": "true",
     "PYTHONDONTWRITEBYTECODE": "1",
 }
@@ -370,7 +372,7 @@ def versions() -> dict:
         "cdk-nag": version("cdk-nag"),
         "aws-cdk (CLI)": out([str(ROOT / "node_modules/.bin/cdk"), "--version"]),
         "nginx": out(["nginx", "-v"]).replace("nginx version: ", ""),
-        "node": out(["node", "--version"]),
+        "node": out([str(NODE), "--version"]),
     }
 
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-# Before aws_cdk loads: jsii prints a large end-of-life banner for Node 20 otherwise.
-os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+from workbench.toolchain import use_project_node
 
-from aws_cdk import App
+# Before aws_cdk loads (jsii starts its Node then): the project's Node, as app.py does, so tests
+# run by pytest directly never depend on the machine's Node either.
+use_project_node()
 
-from stacks.build import add_workbench
-from workbench.config import WorkbenchConfig, cdk_json_context, load_config
-from workbench.render import render_bundle
+from aws_cdk import App  # noqa: E402
+
+from stacks.build import add_workbench  # noqa: E402
+from workbench.config import WorkbenchConfig, cdk_json_context, load_config  # noqa: E402
+from workbench.render import render_bundle  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONTEXT: dict = cdk_json_context()

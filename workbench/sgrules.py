@@ -27,6 +27,7 @@ from typing import Any, NoReturn
 
 from workbench.config import ConfigError, add_context_option, parse_context_flags
 from workbench.config import cdk_json_context as _cdk_json_context
+from workbench.toolchain import tool_env
 
 ROOT = Path(__file__).resolve().parent.parent
 SNAPSHOT = ROOT / "security-groups.md"
@@ -515,15 +516,16 @@ def synthesize(
     context = {**cdk_json_context(checkout), **(overrides or {})}
     # Nothing inherited may point the checkout at other code or another context.
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDK_") and k != "PYTHONPATH"}
+    # The venv's Python runs the checkout's app.py, and jsii runs on this project's Node (an old
+    # checkout may predate the pinned Node).
+    env = tool_env(env)
     env.update(
         CDK_OUTDIR=str(outdir),
         CDK_CONTEXT_JSON=json.dumps(context),
-        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
         # The built-in CloudFormation validation never changes the template and the stack tests
         # run it; skipping it here saves about 2 s per synth. cdk-nag still runs.
         CDK_VALIDATION="false",
         PYTHONDONTWRITEBYTECODE="1",
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
     )
     try:
         result = subprocess.run(

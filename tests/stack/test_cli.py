@@ -1,5 +1,5 @@
-"""The real CDK CLI (npm aws-cdk, pinned): bad context is one clear line, good context synthesizes
-with no credentials and no network."""
+"""The real CDK CLI (npm aws-cdk, pinned, on the project's Node): bad context is one clear line,
+good context synthesizes with no credentials, no network, and no end-of-life banner."""
 
 from __future__ import annotations
 
@@ -10,15 +10,16 @@ import sys
 from pathlib import Path
 
 from tests.synth import ROOT
+from workbench.toolchain import NODE_BIN, tool_env
 
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
 
 
 def cdk(*args: str, cwd: Path = ROOT, outdir: Path | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "CDK_OUTDIR"}
+    # The venv's python3 for cdk.json's app; the project's Node for the CLI and jsii.
+    env = tool_env(env)
     env.update(
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
-        JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
         CDK_DISABLE_CLI_TELEMETRY="true",
         # No credentials anywhere: synth must not need them.
         AWS_CONFIG_FILE="/nonexistent",
@@ -48,17 +49,29 @@ def test_bad_context_prints_one_line_and_no_traceback(tmp_path):
     assert not (tmp_path / "Workbench.template.json").exists(), "nothing half-synthesized"
 
 
-def test_synth_works_offline_without_credentials(tmp_path):
+def test_synth_works_offline_without_credentials_and_says_nothing_else(tmp_path):
     result = cdk("synth", "--quiet", "-c", "ssh_cidr=198.51.100.0/24", outdir=tmp_path)
     assert result.returncode == 0, result.stderr
     template = json.loads((tmp_path / "Workbench.template.json").read_text())
     group = template["Resources"]["WorkbenchSecurityGroup"]["Properties"]
     assert {r["CidrIp"] for r in group["SecurityGroupIngress"]} == {"0.0.0.0/0", "198.51.100.0/24"}
+    # Nothing silenced: jsii's end-of-life banner (a block of `!!` lines naming the Node release)
+    # would show on Node 20.
+    assert "end-of-life" not in result.stderr.lower() and "!!!!" not in result.stderr
+
+
+def machine_env() -> dict[str, str]:
+    """This environment as a shell on the machine has it: no project Node on PATH, no JSII_NODE."""
+    env = {k: v for k, v in os.environ.items() if k != "JSII_NODE"}
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if Path(p) != NODE_BIN)
+    return env
 
 
 def test_python_app_py_reads_cdk_json_and_fails_cleanly(tmp_path):
+    # From the machine's environment: app.py itself puts jsii on the project's Node (the
+    # machine's Node 20 would print jsii's end-of-life banner on stderr first).
     env = {
-        **os.environ,
+        **machine_env(),
         "CDK_OUTDIR": str(tmp_path),
         "CDK_CONTEXT_JSON": json.dumps({"root_volume_gb": "tiny"}),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -74,6 +75,9 @@ def test_it_sets_up_python_and_node_with_caches_then_the_project():
     assert by_action["actions/setup-node"]["with"]["cache"] == "npm"
     assert by_action["actions/checkout"]["with"]["fetch-depth"] == 0, "merge base needs history"
     assert any(step.get("run", "").strip() == "make setup" for step in steps())
+    # npm comes from setup-node; the CLI and jsii run on the project's Node (package.json).
+    pinned = json.loads((ROOT / "package.json").read_text())["devDependencies"]["node"]
+    assert by_action["actions/setup-node"]["with"]["node-version"] == pinned.split(".")[0]
 
 
 def test_it_diffs_the_merge_base_against_head_into_the_job_summary():

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from workbench.local.emulator import REGION, register_missing_models, seed_ssm
 from workbench.local.runner import free_port
+from workbench.toolchain import tool_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PORT = 8080
@@ -69,7 +70,8 @@ class Emulator:
 
     def env(self) -> dict[str, str]:
         """The environment for a CLI that should talk to the emulator and nothing else."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        # The venv's python3 for cdk.json's `python3 app.py`; the project's Node for the CLI, jsii.
+        env = tool_env({k: v for k, v in os.environ.items() if not k.startswith("AWS_")})
         env.update(
             CREDENTIALS,
             AWS_ENDPOINT_URL=self.endpoint,
@@ -77,9 +79,6 @@ class Emulator:
             AWS_DEFAULT_REGION=REGION,
             AWS_EC2_METADATA_DISABLED="true",
             CDK_DISABLE_CLI_TELEMETRY="true",
-            JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION="20",
-            # cdk.json's `python3 app.py` must be this interpreter (the venv's).
-            PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         )
         return env
 

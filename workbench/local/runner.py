@@ -31,6 +31,7 @@ from types import MappingProxyType
 from workbench.config import LOGIN_USER, WorkbenchConfig
 from workbench.render import Target, port_map, render_bundle
 from workbench.services import Service, services
+from workbench.toolchain import tool_env
 
 REPO = Path(__file__).resolve().parents[2]
 CHP = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -306,7 +307,9 @@ def _specs(wb: LocalWorkbench, workdir: Path) -> dict[str, ProcessSpec]:
             name="jupyterhub",
             argv=[f"{bin_dir}/jupyterhub", "-f", str(wb.bundle / "jupyterhub_config.py")],
             cwd=Path(wb.target.jupyterhub_state),
-            env={"PATH": f"{bin_dir}:{os.environ.get('PATH', '/usr/bin:/bin')}"},
+            # jupyterhub-singleuser from the venv; configurable-http-proxy (`env node`) on the
+            # project's Node.
+            env={"PATH": tool_env()["PATH"]},
             ready_url=_health_url(by_name["jupyterhub"], wb.ports["jupyterhub"]),
         )
     if "api" in by_name:
