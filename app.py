@@ -6,7 +6,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from workbench.config import ConfigError, cdk_json_context, load_config
+from workbench.config import ConfigError, cdk_json_context, check_known_keys, load_config
 from workbench.toolchain import use_project_node
 
 HERE = Path(__file__).resolve().parent
@@ -30,6 +30,8 @@ def main() -> int:
 
     app = _app()
     try:
+        # Every key, from cdk.json (as written: jsii drops keys whose value is null) and -c.
+        check_known_keys([*cdk_json_context(HERE), *app.node.get_all_context()])
         config = load_config(app.node.try_get_context)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import ipaddress
 import json
 import re
@@ -189,6 +190,42 @@ PARSERS: Mapping[str, Callable[[str, Any], Any]] = {
 assert set(PARSERS) == {f.name for f in dataclasses.fields(WorkbenchConfig)}
 
 
+# Context keys the CDK itself owns: feature flags (`@aws-cdk/...`, also the CLI's
+# `@aws-cdk/core:failSynthOnValidationErrors`), the CLI's settings (`aws:cdk:enable-path-metadata`,
+# `aws:cdk:version-reporting`, `aws:cdk:bundling-stacks`, ...) and the two keys that
+# `cdk acknowledge` and `cdk cli-telemetry` write into cdk.context.json, which the CLI passes to
+# the app. Found by dumping the context the pinned CLI (2.1148) hands to an app.
+CDK_KEY_PREFIXES = ("@", "aws:cdk:")
+CDK_KEYS = frozenset({"acknowledged-issue-numbers", "cli-telemetry"})
+
+
+def is_cdk_key(key: str) -> bool:
+    return key.startswith(CDK_KEY_PREFIXES) or key in CDK_KEYS
+
+
+def check_known_keys(keys: Iterable[str]) -> None:
+    """Refuse a context key that is neither a workbench setting nor the CDK's own.
+
+    A mistyped key is otherwise ignored in silence (`-c ssh_cird=...` leaves port 22 open to the
+    world). One line names the first unknown key and the closest known one (by difflib), or, with
+    nothing close, every known key.
+    """
+    unknown = [key for key in dict.fromkeys(keys) if key not in PARSERS and not is_cdk_key(key)]
+    if not unknown:
+        return
+    key = unknown[0]
+    # Case-insensitive: `SSH_CIDR` is as close to ssh_cidr as `ssh_cird`.
+    lowered = {known.lower(): known for known in PARSERS}
+    close = difflib.get_close_matches(key.lower(), lowered, n=1)
+    if close:
+        message = f"unknown context key {key}; did you mean {lowered[close[0]]}?"
+    else:
+        message = f"unknown context key {key}; expected one of {', '.join(PARSERS)}"
+    if len(unknown) > 1:
+        message += f" (also unknown: {', '.join(unknown[1:])})"
+    raise ConfigError(message)
+
+
 def load_config(get: Callable[[str], Any] | Mapping[str, Any]) -> WorkbenchConfig:
     """Build the config from a context getter (`app.node.try_get_context`) or a mapping.
 
@@ -219,10 +256,10 @@ def cdk_json_context(checkout: Path = REPO) -> dict:
     return context
 
 
-def parse_context_flags(pairs: Iterable[str], *, known_only: bool = False) -> dict[str, str]:
+def parse_context_flags(pairs: Iterable[str]) -> dict[str, str]:
     """`-c KEY=VALUE` flags, as the CDK CLI takes them (values stay strings, parsed later).
 
-    `known_only`: refuse keys that are not workbench settings (where nothing else reads them).
+    Unknown keys are the caller's to refuse, with cdk.json's (`check_known_keys`).
     """
     context = {}
     for pair in pairs:
@@ -230,11 +267,6 @@ def parse_context_flags(pairs: Iterable[str], *, known_only: bool = False) -> di
         key = key.strip()
         if not sep or not key:
             raise ConfigError(f"-c/--context: got {pair!r}; expected KEY=VALUE")
-        if known_only and key not in PARSERS:
-            raise ConfigError(
-                f"-c/--context: got {pair!r}; expected KEY=VALUE with KEY one of "
-                f"{', '.join(PARSERS)}"
-            )
         context[key] = value
     return context
 

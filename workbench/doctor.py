@@ -460,7 +460,7 @@ def run(
 def main(argv: list[str] | None = None, config: WorkbenchConfig | None = None) -> int:
     import argparse
 
-    from workbench.config import ConfigError, cdk_json_context, load_config
+    from workbench.config import ConfigError, cdk_json_context, check_known_keys, load_config
 
     parser = argparse.ArgumentParser(
         prog="python -m workbench doctor",
@@ -474,7 +474,9 @@ def main(argv: list[str] | None = None, config: WorkbenchConfig | None = None) -
     args = parser.parse_args(argv)
     try:
         if config is None:
-            config = load_config(cdk_json_context())
+            context = cdk_json_context()
+            check_known_keys(context)
+            config = load_config(context)
         return run(
             url=args.url,
             stack=args.stack,

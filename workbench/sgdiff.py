@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.config import ConfigError, add_context_option, parse_context_flags
+from workbench.config import ConfigError, add_context_option
 from workbench.sgrules import (
     EGRESS,
     INGRESS,
@@ -43,6 +43,7 @@ from workbench.sgrules import (
     TemplateRules,
     load_template,
     md_cell,
+    parse_overrides,
     parse_template,
     rule_order,
     stack_name_of,
@@ -547,7 +548,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sides = []
     try:
-        overrides = parse_context_flags(args.context)
+        overrides = parse_overrides(args.context)
         for role, spec in (("OLD", args.old), ("NEW", args.new)):
             with tempfile.TemporaryDirectory(prefix="workbench-sg-diff-") as tmp:
                 try:

@@ -25,7 +25,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-from workbench.config import ConfigError, add_context_option, parse_context_flags
+from workbench.config import (
+    ConfigError,
+    add_context_option,
+    check_known_keys,
+    is_cdk_key,
+    parse_context_flags,
+)
 from workbench.config import cdk_json_context as _cdk_json_context
 from workbench.toolchain import tool_env
 
@@ -505,6 +511,25 @@ def cdk_json_context(checkout: Path) -> dict:
         raise InputError(str(error)) from None
 
 
+def parse_overrides(pairs: Sequence[str]) -> dict[str, str]:
+    """`-c KEY=VALUE` flags, refused (with this checkout's cdk.json) before anything synthesizes
+    when a key is mistyped: `unknown context key ssh_cird; did you mean ssh_cidr?`."""
+    overrides = parse_context_flags(pairs)
+    check_known_keys([*cdk_json_context(ROOT), *overrides])
+    return overrides
+
+
+def checkout_context(defaults: Mapping[str, Any], overrides: Mapping[str, str]) -> dict:
+    """A checkout's cdk.json context with the `-c` overrides that exist in that checkout.
+
+    Every key has its row in cdk.json, so a key that the checkout's cdk.json does not list did
+    not exist there (it came later): sg-diff applies `-c` to both sides, and an older side would
+    refuse it. CDK keys (`@...` flags) always pass.
+    """
+    known = {k: v for k, v in overrides.items() if k in defaults or is_cdk_key(k)}
+    return {**defaults, **known}
+
+
 def synthesize(
     checkout: Path, outdir: Path, overrides: Mapping[str, str] | None = None
 ) -> list[Path]:
@@ -513,7 +538,7 @@ def synthesize(
     The context is the checkout's cdk.json plus `overrides`, passed the way the CDK CLI passes it,
     so the checkout's code alone decides the template. Offline: no lookups, no credentials.
     """
-    context = {**cdk_json_context(checkout), **(overrides or {})}
+    context = checkout_context(cdk_json_context(checkout), overrides or {})
     # Nothing inherited may point the checkout at other code or another context.
     env = {k: v for k, v in os.environ.items() if not k.startswith("CDK_") and k != "PYTHONPATH"}
     # The venv's Python runs the checkout's app.py, and jsii runs on this project's Node (an old
@@ -607,7 +632,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     args = parser.parse_args(argv)
     try:
-        overrides = parse_context_flags(args.context)
+        overrides = parse_overrides(args.context)
         if args.snapshot and (args.templates or overrides):
             raise InputError("--snapshot: takes no TEMPLATE and no -c: it is the default config")
         with tempfile.TemporaryDirectory(prefix="workbench-sg-rules-") as tmp:

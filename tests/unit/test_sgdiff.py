@@ -250,6 +250,10 @@ def test_cli_compares_template_files_and_exits_by_verdict(tmp_path):
             ["-c", "ssh_cidr", "{tmp}/good.json", "{tmp}/good.json"],
             "error: -c/--context: got 'ssh_cidr'; expected KEY=VALUE",
         ),
+        (
+            ["-c", "ssh_cird=203.0.113.4/32", "{tmp}/good.json", "{tmp}/good.json"],
+            "error: unknown context key ssh_cird; did you mean ssh_cidr?",
+        ),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_3(tmp_path, args, line):

@@ -13,6 +13,7 @@ from tests.synth import ROOT
 from tests.unit.sg_templates import ALL_OUT, DEFAULT, GROUP, group, tcp, template, web
 from workbench.sgrules import (
     InputError,
+    checkout_context,
     load_template,
     parse_template,
     render_json,
@@ -238,6 +239,11 @@ def test_cli_reads_template_files(tmp_path):
     [
         (["sg-rules", "--format", "yaml"], 2, "error: argument --format: invalid choice: 'yaml'"),
         (["sg-rules", "-c", "ssh_cidr"], 2, "error: -c/--context: got 'ssh_cidr'; expected"),
+        (
+            ["sg-rules", "-c", "ssh_cird=203.0.113.4/32"],
+            2,
+            "error: unknown context key ssh_cird; did you mean ssh_cidr?",
+        ),
         (["sg-rules", "/nonexistent.json"], 2, "error: /nonexistent.json: cannot read it"),
         (["sg-rules", "--snapshot", "x.json"], 2, "error: --snapshot: takes no TEMPLATE"),
         (["nope"], 2, "error: unknown command 'nope'; expected one of sg-rules, sg-diff"),
@@ -255,3 +261,14 @@ def test_cli_lists_its_commands():
     result = run("--help")
     assert result.returncode == 0
     assert "sg-rules" in result.stdout and "sg-diff" in result.stdout
+
+
+def test_a_checkout_gets_only_the_overrides_it_knows():
+    # sg-diff's -c applies to both sides: an older checkout never saw a key added since.
+    older = {"ssh_cidr": "0.0.0.0/0", "key_name": None}
+    overrides = {"ssh_cidr": "203.0.113.4/32", "users": "ada", "@aws-cdk/core:x": "true"}
+    assert checkout_context(older, overrides) == {
+        "ssh_cidr": "203.0.113.4/32",
+        "key_name": None,
+        "@aws-cdk/core:x": "true",
+    }
