@@ -25,10 +25,10 @@ export PATH := $(abspath $(VENV))/bin:$(NODE_BIN):$(PATH)
 export JSII_NODE := $(NODE_BIN)/node
 
 .PHONY: bench doctor help local local-down setup system synth test test-unit test-stack test-aws test-live lint format deploy diff destroy clean
-.PHONY: sg-rules sg-diff sg-snapshot
+.PHONY: sg-rules sg-diff sg-snapshot feature-flags
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 setup: $(VENV)/.installed node_modules/.installed ## Python venv and the pinned CDK CLI (idempotent)
 
@@ -108,6 +108,9 @@ sg-diff: setup ## security-group changes since BASE (default: merge base with or
 
 sg-snapshot: setup ## regenerate security-groups.md (commit it with the change that caused it)
 	$(PY) -m workbench sg-rules --snapshot
+
+feature-flags: setup ## after a CDK upgrade: set every feature flag in cdk.json (keeps the templates)
+	$(PY) scripts/feature-flags.py --write
 
 clean: ## remove build outputs (keeps the venv and node_modules)
 	rm -rf cdk.out .pytest_cache .ruff_cache

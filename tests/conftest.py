@@ -19,13 +19,26 @@ CONTEXTS = {
 
 
 @pytest.fixture(scope="session")
-def synthesized(tmp_path_factory):
-    """`synthesized(name)` -> (config, template dict) for one of CONTEXTS, cached."""
+def _synths(tmp_path_factory):
     cache: dict[str, tuple] = {}
 
     def get(name: str):
         if name not in cache:
-            cache[name] = synth(tmp_path_factory.mktemp(name), **CONTEXTS[name])
+            workdir = tmp_path_factory.mktemp(name)
+            config, template = synth(workdir, **CONTEXTS[name])
+            cache[name] = (config, template, workdir / "cdk.out")
         return cache[name]
 
     return get
+
+
+@pytest.fixture(scope="session")
+def synthesized(_synths):
+    """`synthesized(name)` -> (config, template dict) for one of CONTEXTS, cached."""
+    return lambda name: _synths(name)[:2]
+
+
+@pytest.fixture(scope="session")
+def cloud_assembly(_synths):
+    """`cloud_assembly(name)` -> the cdk.out directory of the same synth (manifest.json, ...)."""
+    return lambda name: _synths(name)[2]
