@@ -30,7 +30,7 @@ export JSII_NODE := $(NODE_BIN)/node
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.installed node_modules/.installed ## Python venv and the pinned CDK CLI (idempotent)
+setup: $(VENV)/.installed node_modules/.installed ## Python venv, the pinned Node and CDK CLI (idempotent)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@echo ">> creating $(VENV) and installing Python packages (a minute or two the first time)"
