@@ -180,8 +180,9 @@ def main(argv: list[str] | None = None) -> int:
                 if template != baseline[name]:
                     added = [
                         r["Type"]
-                        for r in template.get("Resources", {}).values()
+                        for logical_id, r in template.get("Resources", {}).items()
                         if r["Type"].startswith(LAMBDA_BACKED)
+                        and logical_id not in baseline[name].get("Resources", {})
                     ]
                     why = changes(baseline[name], template)
                     if added:
