@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# Canonical's public SSM parameters: resolved by CloudFormation at deploy time, never at synth.
+# Canonical's public SSM parameters. EC2 resolves the one in use when it launches an instance
+# (stacks/machine_image.py), so the template never holds, or changes with, the image's ID.
 UBUNTU_AMI_PARAMETERS = {
     "24.04": "/aws/service/canonical/ubuntu/server/24.04/stable/current/amd64/hvm/ebs-gp3/ami-id",
     "22.04": "/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id",
@@ -34,6 +35,7 @@ _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 LOGIN_USER = "workbench"
 """The one Linux user for JupyterHub and RStudio logins (PAM, uid >= 1000)."""
 _SNAPSHOT_ID = re.compile(r"^snap-([0-9a-f]{8}|[0-9a-f]{17})$")
+_AMI_ID = re.compile(r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$")
 # 1 GiB instances (t2.micro, t3.micro, ...) run out of memory installing JupyterHub and RStudio.
 _TOO_SMALL = re.compile(r"\.(nano|micro)$")
 
@@ -50,6 +52,8 @@ class WorkbenchConfig:
     # None closes port 22 entirely ("none" in context); Session Manager still works.
     ssh_cidr: str | None = "0.0.0.0/0"
     key_name: str | None = None
+    # An exact image instead of the release's current one (None: Canonical's, resolved at launch).
+    ami_id: str | None = None
     root_volume_gb: int = 30
     penguins_app: bool = True
     penguin_api_public: bool = False
@@ -172,6 +176,13 @@ def _snapshot_id(key: str, value: Any) -> str:
     return text
 
 
+def _ami_id(key: str, value: Any) -> str:
+    text = _text(key, value)
+    if not _AMI_ID.fullmatch(text):
+        raise _fail(key, value, "an AMI ID such as ami-0123456789abcdef0, or none")
+    return text
+
+
 # One parser per key; the dataclass defaults are the documented defaults (cdk.json repeats them).
 PARSERS: Mapping[str, Callable[[str, Any], Any]] = {
     "stack_name": _stack_name,
@@ -179,6 +190,7 @@ PARSERS: Mapping[str, Callable[[str, Any], Any]] = {
     "ubuntu_release": _release,
     "ssh_cidr": _ssh_cidr,
     "key_name": _optional(_key_name),
+    "ami_id": _optional(_ami_id),
     "root_volume_gb": _int_in(8, 16384, "GiB"),
     "penguins_app": _bool,
     "penguin_api_public": _bool,

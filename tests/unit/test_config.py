@@ -33,6 +33,9 @@ def test_config_is_frozen():
         ("ssh_cidr", "NONE", None),
         ("key_name", "my key", "my key"),
         ("key_name", None, None),
+        ("ami_id", "ami-0123456789abcdef0", "ami-0123456789abcdef0"),
+        ("ami_id", "ami-01234567", "ami-01234567"),
+        ("ami_id", "none", None),
         ("root_volume_gb", "40", 40),
         ("root_volume_gb", 40, 40),
         ("penguins_app", "false", False),
@@ -136,6 +139,12 @@ BAD_VALUES = [
         "caf\u00e9",
         "key_name: got 'caf\u00e9'; expected the name of an existing EC2 key pair "
         "(printable ASCII, 1-255)",
+    ),
+    (
+        "ami_id",
+        "ami-0123456789ABCDEF0",
+        "ami_id: got 'ami-0123456789ABCDEF0'; expected an AMI ID such as ami-0123456789abcdef0, "
+        "or none",
     ),
     (
         "home_snapshot_id",
