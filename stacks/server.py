@@ -9,16 +9,19 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from workbench.config import UBUNTU_AMI_PARAMETERS, WorkbenchConfig
+from stacks.machine_image import machine_image
+from workbench.config import WorkbenchConfig
+from workbench.deployment import BOOTSTRAP_PATH
 from workbench.render import PROVISION_LOCK, render_text
 
 ROOT_DEVICE = "/dev/sda1"  # Ubuntu's AMIs name the root device this way
 # Readable, stable logical IDs: renaming a construct must never replace the server.
 INSTANCE_LOGICAL_ID = "WorkbenchInstance"
 
-# cloud-init runs user-data scripts once per instance, but CloudFormation applies a changed
-# UserData (a deploy that changes the bundle) by stopping and starting the same instance: the new
-# bootstrap would never run. AWS's documented remedy, a cloud-config part that makes the
+# cloud-init runs user-data scripts once per instance, but the bootstrap must run at every boot:
+# after a stop and start (the idle stop, a new instance type, a changed bootstrap), a recovery
+# or a reboot it provisions again, and the identity step takes /home and the address back if
+# they moved. AWS's documented remedy, a cloud-config part that makes the
 # scripts-user module run on every boot: https://repost.aws/knowledge-center/execute-user-data-ec2
 # ("How can I use user data to automatically run a script with every restart of my Amazon EC2
 # Linux instance?"). This list takes the place of the image's whole list of final-stage modules
@@ -55,9 +58,7 @@ class WorkbenchServer(Construct):
         vpc: ec2.IVpc,
         security_group: ec2.ISecurityGroup,
         bundle: s3_assets.Asset,
-        home_volume_id: str,
-        home_device: str,
-        ready_url: str,
+        parameter_name: str,
     ) -> None:
         super().__init__(scope, id_)
         stack = Stack.of(self)
@@ -66,7 +67,8 @@ class WorkbenchServer(Construct):
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
-            description="Workbench instance: Session Manager, read its bundle and its password",
+            description="Workbench instance: Session Manager, read its deployment, bundle and "
+            "password, take over its /home volume and address",
             managed_policies=[
                 iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
             ],
@@ -106,6 +108,24 @@ class WorkbenchServer(Construct):
             )
             self.key_pair = self.generated_key
 
+        # Instead of CDK's require_imdsv2 (an aspect that adds its own launch template at synth):
+        # this one also carries the automatic-recovery switch, and it exists from construction
+        # on, so that the readiness revision sees it (stacks/readiness.py).
+        self.launch_template = ec2.CfnLaunchTemplate(
+            self,
+            "LaunchTemplate",
+            launch_template_data=ec2.CfnLaunchTemplate.LaunchTemplateDataProperty(
+                metadata_options=ec2.CfnLaunchTemplate.MetadataOptionsProperty(
+                    http_tokens="required", http_endpoint="enabled"
+                ),
+                # EC2's simplified automatic recovery (its default, stated): after a host
+                # failure the instance comes back on other hardware with its ID, volumes and
+                # Elastic IP (stacks/recovery.py adds the alarm).
+                maintenance_options=ec2.CfnLaunchTemplate.MaintenanceOptionsProperty(
+                    auto_recovery="default"
+                ),
+            ),
+        )
         self.instance = ec2.Instance(
             self,
             "Instance",
@@ -113,12 +133,11 @@ class WorkbenchServer(Construct):
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC),
             security_group=security_group,
             instance_type=ec2.InstanceType(config.instance_type),
-            machine_image=ec2.MachineImage.from_ssm_parameter(
-                UBUNTU_AMI_PARAMETERS[config.ubuntu_release], os=ec2.OperatingSystemType.LINUX
-            ),
+            machine_image=machine_image(config),
             role=self.role,
             key_pair=self.key_pair,
-            require_imdsv2=True,
+            # The Elastic IP replaces this address once the identity step associates it; until
+            # then the instance needs one to install packages and reach the AWS APIs.
             associate_public_ip_address=True,
             block_devices=[
                 ec2.BlockDevice(
@@ -132,17 +151,17 @@ class WorkbenchServer(Construct):
                 )
             ],
             user_data=self._user_data(
-                region=stack.region,
-                stack=stack.stack_name,
-                ready_url=ready_url,
-                home_volume_id=home_volume_id,
-                home_device=home_device,
+                region=stack.region, stack=stack.stack_name, parameter=parameter_name
             ),
         )
         cfn_instance = self.instance.node.default_child
         cfn_instance.override_logical_id(INSTANCE_LOGICAL_ID)
-        # No CreationPolicy: the instance completes once it runs, so that /home can be attached
-        # while it provisions; `cdk deploy` waits on stacks/readiness.py's wait condition instead.
+        cfn_instance.launch_template = ec2.CfnInstance.LaunchTemplateSpecificationProperty(
+            launch_template_id=self.launch_template.ref,
+            version=self.launch_template.attr_latest_version_number,
+        )
+        # No CreationPolicy: the instance completes once it runs; `cdk deploy` waits on
+        # stacks/readiness.py's wait condition instead.
 
         # cdk-nag 3 findings on IAM are granular: each wildcard is acknowledged by name.
         Validations.of(self.role).acknowledge(
@@ -167,6 +186,23 @@ class WorkbenchServer(Construct):
                 )
             ),
         )
+        if config.ami_id is None:
+            Validations.of(cfn_instance).acknowledge(
+                Acknowledgment(
+                    id="CloudFormation-Validate::E1152",
+                    reason="ImageId is resolve:ssm:<Canonical's parameter>, which EC2 resolves "
+                    "to an image ID when it launches the instance (stacks/machine_image.py); "
+                    "the linter expects a literal ami-... ID.",
+                )
+            )
+        else:
+            Validations.of(cfn_instance).acknowledge(
+                Acknowledgment(
+                    id="CloudFormation-Validate::W9010",
+                    reason="ami_id pins one exact image on purpose; it exists in one region, "
+                    "which the user chose with it.",
+                )
+            )
         Validations.of(self.instance).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-EC28",
@@ -181,15 +217,11 @@ class WorkbenchServer(Construct):
         )
 
     def _user_data(self, **values: str) -> ec2.MultipartUserData:
-        """The bootstrap, run on every boot: it downloads the bundle and runs provision.sh."""
-        script = render_text(
-            "bootstrap.sh.j2",
-            secret_arn=self.password.secret_arn,
-            bucket=self.bundle.s3_bucket_name,
-            key=self.bundle.s3_object_key,
-            lock_file=PROVISION_LOCK,
-            **values,
-        )
+        """Installs the bootstrap and runs it, on every boot. Nothing in it changes with a deploy
+        (the deployment is read from its parameter), so a new bundle never restarts the
+        instance."""
+        bootstrap = render_text("bootstrap.sh.j2", lock_file=PROVISION_LOCK, **values)
+        script = render_text("user-data.sh.j2", bootstrap=bootstrap, bootstrap_path=BOOTSTRAP_PATH)
         user_data = ec2.MultipartUserData()
         user_data.add_part(
             ec2.MultipartBody.from_raw_body(

@@ -1,20 +1,26 @@
-"""The workbench stack: wires the network, the server, users' /home volume, deploy readiness and
-the idle stop together and says how to reach them."""
+"""The workbench stack: wires the network, the server, users' /home volume, the address, the
+deployment the instance applies, deploy readiness, recovery and the idle stop together and says
+how to reach them."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnCondition, CfnOutput, Fn, Stack
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from stacks.address import WorkbenchAddress
+from stacks.deployment import Deployment
+from stacks.identity import grant_identity
 from stacks.idle import IdleStop
 from stacks.network import WorkbenchNetwork
-from stacks.readiness import Readiness
+from stacks.readiness import Readiness, revision
+from stacks.recovery import Recovery
 from stacks.server import WorkbenchServer
 from stacks.storage import HomeVolume
 from workbench.config import WorkbenchConfig
+from workbench.deployment import parameter_name
 from workbench.idle import idle_window
 from workbench.outputs import OutputSpec, output_specs
 
@@ -33,10 +39,10 @@ class WorkbenchStack(Stack):
         self.config = config
         self.network = WorkbenchNetwork(self, "Network", config=config)
         self.home = self._add_home_volume()
-        # The asset is exactly the directory render_bundle wrote; its hash names the readiness
-        # resources, so that a deploy that changes the bundle waits for it to be applied.
+        self.address = WorkbenchAddress(self, "Address", config=config)
+        # The asset is exactly the directory render_bundle wrote.
         self.bundle = s3_assets.Asset(self, "Bundle", path=str(bundle_dir))
-        self.readiness = Readiness(self, "Readiness", revision=self.bundle.asset_hash)
+        parameter = parameter_name(config.stack_name)
         self.server = WorkbenchServer(
             self,
             "Server",
@@ -44,14 +50,18 @@ class WorkbenchStack(Stack):
             vpc=self.network.vpc,
             security_group=self.network.security_group,
             bundle=self.bundle,
-            home_volume_id=self.home.volume.volume_id,
-            home_device=self.home.device,
-            ready_url=self.readiness.url,
+            parameter_name=parameter,
         )
-        attachment = self.home.attach_to(self.server.instance)
-        # provision.sh mounts /home before it creates the user: the deploy waits for it only
-        # once the volume is attached.
-        self.readiness.wait_for(self.server.instance.node.default_child, attachment)
+        grant_identity(
+            self.server.role,
+            volume_id=self.home.volume.volume_id,
+            allocation_id=self.address.allocation_id,
+            parameter_arn=self.format_arn(
+                service="ssm", resource="parameter", resource_name=parameter.lstrip("/")
+            ),
+        )
+        self._add_deployment()
+        Recovery(self, "Recovery", instance_id=self.server.instance.instance_id)
         self.idle_stop = self._add_idle_stop()
         self._add_outputs()
 
@@ -59,6 +69,40 @@ class WorkbenchStack(Stack):
         # The instance goes into the first public subnet; the volume must be in its zone.
         zone = self.network.vpc.public_subnets[0].availability_zone
         return HomeVolume(self, "Home", config=self.config, availability_zone=zone)
+
+    def _add_deployment(self) -> None:
+        """The deployment record, its readiness and the association that applies it."""
+        instance = self.server.instance.node.default_child
+        values = {
+            "WORKBENCH_BUNDLE": f"s3://{self.bundle.s3_bucket_name}/{self.bundle.s3_object_key}",
+            "WORKBENCH_SECRET_ARN": self.server.password.secret_arn,
+            "WORKBENCH_HOME_VOLUME_ID": self.home.volume.volume_id,
+            "WORKBENCH_HOME_DEVICE": self.home.device,
+            "WORKBENCH_ADDRESS_ID": self.address.allocation_id,
+            "WORKBENCH_PUBLIC_IP": self.address.public_ip,
+        }
+        current = revision(
+            self, bundle_hash=self.bundle.asset_hash, seeds=[instance], values=values
+        )
+        self.revision = current
+        self.readiness = Readiness(self, "Readiness", revision=current)
+        self.deployment = Deployment(
+            self,
+            "Deployment",
+            stack_name=self.config.stack_name,
+            values={
+                **values,
+                "WORKBENCH_REVISION": current,
+                "WORKBENCH_READY_URL": self.readiness.url,
+            },
+        )
+        # The instance reads the record at its first boot. It also goes before the volume and
+        # the address on `cdk destroy`: its termination detaches and disassociates them.
+        instance.add_resource_dependency(self.deployment.parameter.node.default_child)
+        instance.add_resource_dependency(self.home.volume.node.default_child)
+        instance.add_resource_dependency(self.address.eip)
+        association = self.deployment.run_on(self.server.instance, revision=current)
+        self.readiness.wait_for(instance, association)
 
     def _add_idle_stop(self) -> IdleStop | None:
         window = idle_window(self.config.idle_stop_minutes)
@@ -68,12 +112,24 @@ class WorkbenchStack(Stack):
             self, "IdleStop", instance_id=self.server.instance.instance_id, window=window
         )
 
+    def _public_dns(self) -> str:
+        """The Elastic IP's public DNS name, as EC2 names it (us-east-1 differs)."""
+        dashed = Fn.join("-", Fn.split(".", self.address.public_ip))
+        in_us_east_1 = CfnCondition(
+            self, "InUsEast1", expression=Fn.condition_equals(self.region, "us-east-1")
+        )
+        return Fn.condition_if(
+            in_us_east_1.logical_id,
+            Fn.join("", ["ec2-", dashed, ".compute-1.amazonaws.com"]),
+            Fn.join("", ["ec2-", dashed, ".", self.region, ".compute.amazonaws.com"]),
+        ).to_string()
+
     def _add_outputs(self) -> None:
         instance = self.server.instance
         generated_key = self.server.generated_key
         values = {
-            "ip": instance.instance_public_ip,
-            "dns": instance.instance_public_dns_name,
+            "ip": self.address.public_ip,
+            "dns": self._public_dns(),
             "instance_id": instance.instance_id,
             "security_group_id": self.network.security_group.security_group_id,
             "region": self.region,

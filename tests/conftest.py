@@ -10,6 +10,8 @@ CONTEXTS = {
     "restricted": {"ssh_cidr": "203.0.113.4/32"},
     "closed": {"ssh_cidr": "none"},
     "existing_key": {"key_name": "workbench-test", "penguin_api_public": True},
+    # An exact image instead of Canonical's current one: a replacement (tests/aws/test_update.py).
+    "pinned": {"ami_id": "ami-0123456789abcdef0"},
     "restore": {
         "home_snapshot_id": "snap-0123456789abcdef0",
         "home_volume_gb": 50,

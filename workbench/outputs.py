@@ -64,8 +64,15 @@ def output_specs(config: WorkbenchConfig) -> tuple[OutputSpec, ...]:
         for s in public_services(config)
     ]
     specs += [
-        OutputSpec(name="PublicIp", description="The instance's public IPv4", template="{ip}"),
-        OutputSpec(name="PublicDns", description="The instance's public DNS", template="{dns}"),
+        OutputSpec(
+            name="PublicIp",
+            description="The workbench's Elastic IP: the same across stops, starts and "
+            "replacements",
+            template="{ip}",
+        ),
+        OutputSpec(
+            name="PublicDns", description="The Elastic IP's public DNS name", template="{dns}"
+        ),
         OutputSpec(name="InstanceId", description="The EC2 instance", template="{instance_id}"),
         OutputSpec(
             name="SecurityGroupId",
@@ -113,12 +120,11 @@ def output_specs(config: WorkbenchConfig) -> tuple[OutputSpec, ...]:
         ),
         OutputSpec(
             name="StartCommand",
-            description="Start the instance after an idle stop and print its new public IP",
+            description="Start the instance after an idle stop (or after a failed replacement "
+            "that did not hand back): it takes /home and its address back at boot",
             template=(
                 "aws ec2 start-instances --region {region} --instance-ids {instance_id} "
-                "&& aws ec2 wait instance-running --region {region} --instance-ids {instance_id} "
-                "&& aws ec2 describe-instances --region {region} --instance-ids {instance_id} "
-                "--query 'Reservations[0].Instances[0].PublicIpAddress' --output text"
+                "&& aws ec2 wait instance-running --region {region} --instance-ids {instance_id}"
             ),
         ),
     ]

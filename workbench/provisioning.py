@@ -3,7 +3,8 @@
 provision.sh runs in one of three phases:
 - `install`: everything that depends on no configuration, user or secret (packages, the pinned
   downloads, Node, the venvs, configurable-http-proxy). A baked image runs it at build time.
-- `configure`: everything rendered from the configuration (the /home mount, users, config files,
+- `configure`: everything rendered from the configuration (the instance's identity: /home's
+  volume and the Elastic IP, the /home mount, users, config files,
   units, NGINX, the health check, the signal). It first runs each install step this configuration
   needs whose stamp (the pin the step last completed with, in STAMP_DIR) differs from the
   bundle's pin: on a baked image that is nothing, or exactly the steps whose pin changed since the
@@ -119,7 +120,10 @@ def needed_install_steps(config: WorkbenchConfig) -> tuple[str, ...]:
 def configure_steps(config: WorkbenchConfig) -> tuple[str, ...]:
     """The configure phase's steps, in order. Each service's step writes its configuration and
     restarts the service only if one of its files changed."""
-    steps = ["home", "user", "rstudio-service", "jupyterhub-service", "api-service"]
+    # identity first: the instance attaches /home's volume and takes the address (from the
+    # instance it replaces, if any) before `home` mounts it; everything before it (the install
+    # phase) runs while the old instance still serves.
+    steps = ["identity", "home", "user", "rstudio-service", "jupyterhub-service", "api-service"]
     if config.penguins_app:
         steps.append("shiny-service")
     steps += ["nginx", "health"]

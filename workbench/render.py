@@ -140,6 +140,8 @@ def _context(config: WorkbenchConfig, target: Target) -> dict[str, object]:
         "configure_steps": provisioning.configure_steps(config),
         "stamp_dir": provisioning.STAMP_DIR,
         "lock_file": PROVISION_LOCK,
+        # The units a failed replacement stops before it gives /home back (identity.sh).
+        "home_units": tuple(s.unit for s in all_services if s.uses_home),
     }
 
 
@@ -163,6 +165,7 @@ _STATIC: tuple[tuple[str, str], ...] = (
     ("jupyterhub/chp/package.json", "jupyterhub/chp/package.json"),
     ("jupyterhub/chp/package-lock.json", "jupyterhub/chp/package-lock.json"),
     ("home-volume.sh", "home-volume.sh"),
+    ("identity.sh", "identity.sh"),
 )
 # Directories copied as they are (templates in them are rendered through _FILES instead).
 _STATIC_DIRS: tuple[str, ...] = ("penguin-api", "penguins-app")

@@ -61,6 +61,9 @@ class Service:
     with 101 (what `doctor` tries). Empty where every websocket needs a login first."""
     local: bool = True
     """Whether `make local` and the live tests can run the real thing on this kind of machine."""
+    uses_home: bool = False
+    """Users' sessions run in their /home (notebook servers, R sessions): a failed replacement
+    stops the unit before it unmounts /home and hands the volume back (assets/identity.sh)."""
     internal_ports: tuple[tuple[str, int], ...] = ()
     """Loopback ports the service also binds besides `port` (never proxied), by role. Render
     parameters name them `<service>.<role>` (e.g. `jupyterhub.hub`)."""
@@ -102,6 +105,7 @@ def services(config: WorkbenchConfig) -> tuple[Service, ...]:
             health_path="/hub/login",
             # JupyterHub's own defaults, named so that tests and local runs can move them.
             internal_ports=(("hub", 8081), ("proxy-api", 8001)),
+            uses_home=True,
         ),
         Service(
             name="rstudio",
@@ -123,6 +127,7 @@ def services(config: WorkbenchConfig) -> tuple[Service, ...]:
             extra_headers=(("X-RStudio-Root-Path", "/rstudio"),),
             health_path="/",
             local=False,
+            uses_home=True,
         ),
     ]
     if config.penguins_app:

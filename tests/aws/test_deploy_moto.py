@@ -1,20 +1,19 @@
 """Deploy the synthesized template into moto's CloudFormation and look at it as a user's script
 would, with boto3. No account, no network.
 
-moto lacks CloudFormation models for AWS::EC2::KeyPair and AWS::SecretsManager::Secret and ignores
-AWS::CloudFormation::WaitConditionHandle; `workbench.local.emulator.register_missing_models` adds
+moto lacks CloudFormation models for AWS::EC2::KeyPair, AWS::SecretsManager::Secret and
+AWS::SSM::Association, ignores AWS::CloudFormation::WaitConditionHandle and launches instances
+without their network interfaces or a resolved image; `workbench.local.emulator` adds or replaces
 them (the same emulator `make local` embeds), so the default configuration, with its generated key
-pair, deploys as it is. moto ignores the wait condition itself: nothing runs on its instances to
-signal it, so the stack completes without waiting.
-
-A second deploy that changes the bundle is not replayed here: after moto's update_stack of this
-stack, describe_stacks fails (the outputs' Fn::GetAtt no longer finds WorkbenchInstance).
-tests/stack/test_redeploy.py holds the template to what that deploy must do.
+pair, deploys as it is. With no instance agent registered, nothing runs on the emulated instance
+and the wait condition completes at once. Updates (in place, replacement, rollback) are replayed
+against the emulator's update engine in tests/aws/test_update.py.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 import subprocess
 
@@ -27,6 +26,8 @@ from stacks.readiness import READY_HANDLE_LOGICAL_ID_PREFIX, READY_LOGICAL_ID_PR
 from stacks.server import INSTANCE_LOGICAL_ID
 from tests.aws.deployment import KEY_NAME, deploy
 from tests.stack.user_data import mime_parts
+from workbench.config import UBUNTU_AMI_PARAMETERS
+from workbench.deployment import parameter_name
 from workbench.local.emulator import REGION
 
 
@@ -68,12 +69,27 @@ def test_deployed_instance_carries_the_bootstrap(aws, templates):
     assert (config_type, script_type) == ("text/cloud-config", "text/x-shellscript")
     assert ["scripts-user", "always"] in yaml.safe_load(cloud_config)["cloud_final_modules"]
     assert script.startswith("#!/bin/bash\n")
-    assert "WORKBENCH_RESOURCE" not in script
-    assert "WORKBENCH_STACK=Workbench" in script
-    assert "exec /opt/workbench/provision.sh" in script
+    assert "\nSTACK=Workbench\n" in script
+    assert f"\nPARAMETER={parameter_name('Workbench')}\n" in script
+    assert script.rstrip().endswith('exec "$BOOTSTRAP" boot')
     (reservation,) = aws.describe_instances(InstanceIds=[instance_id])["Reservations"]
     assert reservation["Instances"][0]["KeyName"] == "Workbench-key"
     assert reservation["Instances"][0]["InstanceType"] == "t3.medium"
+
+
+def test_the_instance_launches_from_the_image_the_parameter_names_at_launch(aws, templates):
+    # The template names Canonical's parameter; EC2 resolves it when it launches the instance.
+    ssm = boto3.client("ssm", region_name=REGION)
+    name = UBUNTU_AMI_PARAMETERS["24.04"]
+    seeded = ssm.get_parameter(Name=name)["Parameter"]["Value"]
+    deployed = deploy(templates["default"])
+    (reservation,) = aws.describe_instances(
+        InstanceIds=[deployed["physical"][INSTANCE_LOGICAL_ID]]
+    )["Reservations"]
+    assert reservation["Instances"][0]["ImageId"] == seeded
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    held = cfn.get_template(StackName="Workbench")["TemplateBody"]
+    assert seeded not in json.dumps(held), "the template never holds the image's ID"
 
 
 def test_existing_key_pair_is_used_as_it_is(aws, templates):
@@ -131,12 +147,11 @@ def test_deployed_instance_is_told_the_wait_handles_url(aws, templates):
     assert re.fullmatch(
         r"https://cloudformation-waitcondition-us-east-1\.s3\.amazonaws\.com/\S+", url
     )
-    instance_id = deployed["physical"][INSTANCE_LOGICAL_ID]
-    script = deployed_user_data(aws, instance_id)
-    (line,) = [x for x in script.splitlines() if x.startswith("WORKBENCH_READY_URL=")]
-    # As provision.sh reads it: the env file sourced by bash gives back the URL whole.
+    # As the bootstrap reads it: the deployment parameter's record, sourced by bash.
+    ssm = boto3.client("ssm", region_name=REGION)
+    record = ssm.get_parameter(Name=parameter_name("Workbench"))["Parameter"]["Value"]
     sourced = subprocess.run(
-        ["bash", "-c", f'{line}\nprintf %s "$WORKBENCH_READY_URL"'],
+        ["bash", "-c", f'{record}\nprintf %s "$WORKBENCH_READY_URL"'],
         capture_output=True,
         text=True,
         check=True,

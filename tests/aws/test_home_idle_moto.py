@@ -1,4 +1,5 @@
-"""The /home volume and the idle stop, deployed into moto's CloudFormation and seen with boto3.
+"""The /home volume, the address, recovery and the idle stop, deployed into moto's CloudFormation
+and seen with boto3.
 
 moto skips AWS::CloudWatch::Alarm and drops a volume's encryption, type, snapshot and tags;
 `workbench.local.emulator.register_missing_models` supplies models that keep them (the same emulator
@@ -8,7 +9,6 @@ checked on the template in tests/stack/test_storage.py.
 
 from __future__ import annotations
 
-import base64
 import copy
 
 import boto3
@@ -16,11 +16,12 @@ import boto3
 from stacks.server import INSTANCE_LOGICAL_ID
 from stacks.storage import HOME_DEVICE, HOME_VOLUME_LOGICAL_ID
 from tests.aws.deployment import deploy
+from workbench.deployment import parameter_name
 from workbench.idle import IDLE_CPU_PERCENT
 from workbench.local.emulator import REGION
 
 
-def test_home_volume_is_encrypted_gp3_attached_in_the_instances_zone(aws, synthesized):
+def test_home_volume_is_encrypted_gp3_in_the_instances_zone(aws, synthesized):
     config, template = synthesized("default")
     deployed = deploy(template)
     volume_id = deployed["physical"][HOME_VOLUME_LOGICAL_ID]
@@ -33,21 +34,49 @@ def test_home_volume_is_encrypted_gp3_attached_in_the_instances_zone(aws, synthe
     assert volume["Encrypted"] is True
     assert volume["VolumeType"] == "gp3"
     assert volume["AvailabilityZone"] == instance["Placement"]["AvailabilityZone"]
-    assert [(a["InstanceId"], a["Device"], a["State"]) for a in volume["Attachments"]] == [
-        (instance_id, HOME_DEVICE, "attached")
-    ]
+    # Free for the instance to attach at boot (its identity step): no attachment resource, and
+    # no instance agent runs here (tests/aws/test_update.py runs one).
+    assert volume["State"] == "available" and volume["Attachments"] == []
     assert {"Key": "Name", "Value": "Workbench-home"} in volume["Tags"]
 
 
-def test_instance_is_told_its_home_volume(aws, synthesized):
+def test_instance_is_told_its_home_volume_and_address(aws, synthesized):
+    _, template = synthesized("default")
+    deployed = deploy(template)
+    ssm = boto3.client("ssm", region_name=REGION)
+    record = ssm.get_parameter(Name=parameter_name("Workbench"))["Parameter"]["Value"]
+    volume_id = deployed["physical"][HOME_VOLUME_LOGICAL_ID]
+    lines = record.splitlines()
+    assert f"WORKBENCH_HOME_VOLUME_ID='{volume_id}'" in lines
+    assert f"WORKBENCH_HOME_DEVICE='{HOME_DEVICE}'" in lines
+    (address,) = aws.describe_addresses()["Addresses"]
+    assert f"WORKBENCH_ADDRESS_ID='{address['AllocationId']}'" in lines
+    assert f"WORKBENCH_PUBLIC_IP='{address['PublicIp']}'" in lines
+    assert deployed["outputs"]["PublicIp"] == address["PublicIp"]
+    assert deployed["outputs"]["LandingUrl"] == f"http://{address['PublicIp']}/"
+
+
+def alarms_on(metric: str) -> list[dict]:
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    return [a for a in cloudwatch.describe_alarms()["MetricAlarms"] if a["MetricName"] == metric]
+
+
+def test_a_failed_host_recovers_the_deployed_instance(aws, synthesized):
     _, template = synthesized("default")
     deployed = deploy(template)
     instance_id = deployed["physical"][INSTANCE_LOGICAL_ID]
-    attribute = aws.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
-    script = base64.b64decode(attribute["UserData"]["Value"]).decode()
-    volume_id = deployed["physical"][HOME_VOLUME_LOGICAL_ID]
-    assert f"\nWORKBENCH_HOME_VOLUME_ID={volume_id}\n" in script
-    assert f"\nWORKBENCH_HOME_DEVICE={HOME_DEVICE}\n" in script
+    (alarm,) = alarms_on("StatusCheckFailed_System")
+    assert alarm["Dimensions"] == [{"Name": "InstanceId", "Value": instance_id}]
+    assert alarm["AlarmActions"] == [f"arn:aws:automate:{REGION}:ec2:recover"]
+    assert (alarm["Period"], alarm["EvaluationPeriods"], alarm["Threshold"]) == (60, 2, 1)
+    # The instance-level switch, as EC2 reports the instance's launch template.
+    ec2 = boto3.client("ec2", region_name=REGION)
+    (reservation,) = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+    tags = {t["Key"]: t["Value"] for t in reservation["Instances"][0]["Tags"]}
+    versions = ec2.describe_launch_template_versions(
+        LaunchTemplateId=tags["aws:ec2launchtemplate:id"]
+    )["LaunchTemplateVersions"]
+    assert versions[-1]["LaunchTemplateData"]["MaintenanceOptions"] == {"AutoRecovery": "default"}
 
 
 def restore_template(ec2, template: dict) -> tuple[dict, str]:
@@ -73,8 +102,7 @@ def test_idle_alarm_stops_the_deployed_instance(aws, synthesized):
     _, template = synthesized("default")
     deployed = deploy(template)
     instance_id = deployed["physical"][INSTANCE_LOGICAL_ID]
-    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
-    (alarm,) = cloudwatch.describe_alarms()["MetricAlarms"]
+    (alarm,) = alarms_on("CPUUtilization")
     assert alarm["Dimensions"] == [{"Name": "InstanceId", "Value": instance_id}]
     assert alarm["AlarmActions"] == [f"arn:aws:automate:{REGION}:ec2:stop"]
     assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/EC2", "CPUUtilization")
@@ -87,5 +115,5 @@ def test_no_alarm_when_the_idle_stop_is_off(aws, synthesized):
     config, template = synthesized("restore")
     assert config.idle_stop_minutes == 0
     deploy(restore_template(aws, template)[0])
-    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
-    assert cloudwatch.describe_alarms()["MetricAlarms"] == []
+    assert alarms_on("CPUUtilization") == []
+    assert len(alarms_on("StatusCheckFailed_System")) == 1, "recovery stays on"

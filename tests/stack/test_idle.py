@@ -26,10 +26,12 @@ STOP_ACTION = {
 
 
 def alarms(template: dict) -> list[dict]:
+    """The idle-stop alarms (the recovery alarm watches the status checks: test_recovery.py)."""
     return [
         r["Properties"]
         for r in template["Resources"].values()
         if r["Type"] == "AWS::CloudWatch::Alarm"
+        and r["Properties"]["MetricName"] == "CPUUtilization"
     ]
 
 

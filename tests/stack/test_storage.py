@@ -1,5 +1,6 @@
-"""Policies on users' /home volume: encrypted gp3 in the instance's zone, attached by its own
-resource, kept as a snapshot when the stack goes, pinned so that no refactoring replaces it."""
+"""Policies on users' /home volume: encrypted gp3 in the instance's zone, attached by the instance
+itself (no attachment resource), kept as a snapshot when the stack goes, pinned so that no
+refactoring replaces it."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ import sys
 
 import pytest
 
+from stacks.deployment import DEPLOYMENT_PARAMETER_LOGICAL_ID
 from stacks.server import INSTANCE_LOGICAL_ID
-from stacks.storage import HOME_ATTACHMENT_LOGICAL_ID, HOME_DEVICE, HOME_VOLUME_LOGICAL_ID
+from stacks.storage import HOME_DEVICE, HOME_VOLUME_LOGICAL_ID
 from tests.synth import ROOT
 
 
@@ -23,9 +25,10 @@ def home_volume(template: dict) -> dict:
     return template["Resources"][HOME_VOLUME_LOGICAL_ID]
 
 
-def user_data_parts(template: dict) -> list:
-    joined = template["Resources"][INSTANCE_LOGICAL_ID]["Properties"]["UserData"]["Fn::Base64"]
-    return joined["Fn::Join"][1]
+def record_parts(template: dict) -> list:
+    """The deployment parameter's value (Fn::Join parts), which the instance reads."""
+    value = template["Resources"][DEPLOYMENT_PARAMETER_LOGICAL_ID]["Properties"]["Value"]
+    return value["Fn::Join"][1]
 
 
 def test_home_is_one_encrypted_gp3_volume_of_home_volume_gb(synthesized):
@@ -48,29 +51,14 @@ def test_home_volume_is_in_the_instances_availability_zone(synthesized):
     assert zone == subnet["AvailabilityZone"] == instance["AvailabilityZone"]
 
 
-def test_home_volume_has_its_own_attachment(synthesized):
+def test_the_instance_attaches_the_volume_itself(synthesized):
+    # An attachment resource would be replaced with the instance, and CloudFormation creates the
+    # new one while the old instance still holds the volume: EC2 refuses (VolumeInUse).
     _, template = synthesized("default")
-    attachments = resources(template, "AWS::EC2::VolumeAttachment")
-    assert list(attachments) == [HOME_ATTACHMENT_LOGICAL_ID]
-    assert attachments[HOME_ATTACHMENT_LOGICAL_ID]["Properties"] == {
-        "Device": HOME_DEVICE,
-        "InstanceId": {"Ref": INSTANCE_LOGICAL_ID},
-        "VolumeId": {"Ref": HOME_VOLUME_LOGICAL_ID},
-    }
+    assert resources(template, "AWS::EC2::VolumeAttachment") == {}
     instance = template["Resources"][INSTANCE_LOGICAL_ID]["Properties"]
     assert "Volumes" not in instance, "the instance must not own the /home volume"
     assert [m["DeviceName"] for m in instance["BlockDeviceMappings"]] == ["/dev/sda1"]
-
-
-def test_home_is_attached_while_the_instance_provisions(synthesized):
-    # The attachment waits only for the instance to exist, never for provisioning: the deploy's
-    # readiness is a wait condition that comes after the attachment, not a creation policy.
-    _, template = synthesized("default")
-    attachment = template["Resources"][HOME_ATTACHMENT_LOGICAL_ID]
-    assert "DependsOn" not in attachment
-    assert "CreationPolicy" not in template["Resources"][INSTANCE_LOGICAL_ID]
-    (condition,) = resources(template, "AWS::CloudFormation::WaitCondition").values()
-    assert HOME_ATTACHMENT_LOGICAL_ID in condition["DependsOn"]
 
 
 def test_destroy_and_replacement_leave_a_snapshot(synthesized):
@@ -82,30 +70,25 @@ def test_destroy_and_replacement_leave_a_snapshot(synthesized):
 
 
 def test_destroy_never_detaches_a_mounted_home(synthesized):
-    # The instance's termination frees the volume; a DetachVolume on mounted /home can hang.
+    # The instance goes first: its termination shuts the system down and frees the volume, which
+    # CloudFormation then snapshots. A DetachVolume on mounted /home could hang.
     _, template = synthesized("default")
-    attachment = template["Resources"][HOME_ATTACHMENT_LOGICAL_ID]
-    assert attachment["DeletionPolicy"] == "Retain"
-    # The volume goes after the instance: the instance depends on it (its user data names it).
-    assert {"Ref": HOME_VOLUME_LOGICAL_ID} in user_data_parts(template)
+    assert HOME_VOLUME_LOGICAL_ID in template["Resources"][INSTANCE_LOGICAL_ID]["DependsOn"]
 
 
 def test_home_logical_ids_are_pinned(synthesized):
     _, template = synthesized("default")
     assert template["Resources"]["WorkbenchHomeVolume"]["Type"] == "AWS::EC2::Volume"
-    assert template["Resources"]["WorkbenchHomeAttachment"]["Type"] == (
-        "AWS::EC2::VolumeAttachment"
-    )
 
 
-def test_user_data_names_the_volume_without_a_dependency_cycle(synthesized):
+def test_the_deployment_names_the_volume_without_a_dependency_cycle(synthesized):
     _, template = synthesized("default")
-    # The volume must not depend on the instance: the instance's user data refers to the volume.
+    # The volume must not depend on the instance: the instance reads the record that names it.
     assert INSTANCE_LOGICAL_ID not in json.dumps(home_volume(template))
-    parts = user_data_parts(template)
+    parts = record_parts(template)
     at = parts.index({"Ref": HOME_VOLUME_LOGICAL_ID})
-    assert parts[at - 1].endswith("\nWORKBENCH_HOME_VOLUME_ID=")
-    assert parts[at + 1].startswith(f"\nWORKBENCH_HOME_DEVICE={HOME_DEVICE}\n")
+    assert parts[at - 1].endswith("\nWORKBENCH_HOME_VOLUME_ID='")
+    assert parts[at + 1].startswith(f"'\nWORKBENCH_HOME_DEVICE='{HOME_DEVICE}'\n")
 
 
 def test_restore_creates_the_volume_from_the_snapshot(synthesized):

@@ -8,6 +8,13 @@ those real tools, so a command the script gains without a stub fails the tests i
 this machine. The script's root-relative paths are prefixed with WORKBENCH_SYSROOT (empty on the
 instance), which the sandbox points at its scratch root.
 
+The identity step runs the real identity.sh from the bundle: its AWS calls go to the `aws` stub,
+which keeps a small EC2 (the /home volume, the Elastic IP, this instance and the one it replaces,
+in the stub state's ec2/ directory) and enforces EC2's rule that a volume attached elsewhere
+cannot be attached; its metadata calls go to the `curl` stub, which answers as IMDSv2 does. By
+default the volume is attached here and the address associated, so identity.sh asks EC2 nothing;
+`replacing()` sets the scene of a replacement instead (the volume on the old instance, running).
+
 The home step runs the real home-volume.sh from the bundle. Its device commands (blkid, mkfs,
 mount, ...) are stubs that emulate one EBS volume: its files sit in the stub state while it is
 unmounted and move into the mount point while mounted, with what the mount hides kept aside. The
@@ -36,7 +43,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from stacks.storage import HOME_DEVICE
+from workbench import deployment
 from workbench.config import WorkbenchConfig
+from workbench.deployment import parameter_name
 from workbench.render import INSTANCE, PROVISION_LOCK, render_bundle, render_text
 
 # Real tools the script may run as they are: they only read, or write under WORKBENCH_SYSROOT.
@@ -53,6 +62,8 @@ STUBS = [
     # The /home volume's device layer.
     *("blkid", "lsblk", "findmnt", "mkfs.ext4", "mount", "umount", "mountpoint", "sync"),
     *("dumpe2fs", "blockdev", "e2fsck", "resize2fs"),
+    # identity.sh's handback, for processes that keep /home busy.
+    "fuser",
 ]
 
 # The values the bootstrap writes to /etc/workbench/env. The URL is shaped like the presigned URL
@@ -65,6 +76,18 @@ READY_URL = (
 )
 VOLUME_ID = "vol-0123456789abcdef0"
 NVME_LINK = "nvme-Amazon_Elastic_Block_Store_vol0123456789abcdef0"
+STACK = "Workbench"
+REGION = "us-east-1"
+ZONE = "us-east-1a"
+INSTANCE_ID = "i-0a1b2c3d4e5f60718"
+"""The instance the sandbox is."""
+OLD_INSTANCE_ID = "i-0fedcba9876543210"
+"""The instance it replaces, in `replacing()`."""
+ADDRESS_ID = "eipalloc-0123456789abcdef0"
+PUBLIC_IP = "203.0.113.10"
+IMDS = "http://169.254.169.254/"
+AUTO_IP = "198.51.100.7"
+"""The address EC2 gives the instance at launch, until it takes the Elastic IP."""
 # No driver has this block major (240-254 are for local use): the node exists, opens fail.
 NO_DRIVER_MAJOR = 240
 
@@ -74,26 +97,41 @@ _CALL_END = "\x1e"
 _FIELD_END = "\x1f"
 
 
-def bootstrap_script(**values: str) -> str:
-    """The user-data bootstrap rendered with sample deploy-time values, overridable by name."""
+def deployment_values(**values: str) -> dict[str, str]:
+    """A deployment record's values (workbench/deployment.py), by short name (`ready_url` for
+    WORKBENCH_READY_URL), overridable."""
     sample = {
-        "region": "us-east-1",
-        "stack": "Workbench",
+        "revision": "61d341f4" + "0" * 56,
+        "bundle": "s3://bucket/" + "a" * 64 + ".zip",
         "ready_url": READY_URL,
         "secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:pw",
-        "bucket": "bucket",
-        "key": "bundle.zip",
         "home_volume_id": VOLUME_ID,
         "home_device": HOME_DEVICE,
+        "address_id": ADDRESS_ID,
+        "public_ip": PUBLIC_IP,
+    }
+    return {f"WORKBENCH_{k.upper()}": v for k, v in (sample | values).items()}
+
+
+def deployment_record(**values: str) -> str:
+    """The deployment parameter's value, as the stack writes it."""
+    return deployment.record(deployment_values(**values))
+
+
+def bootstrap_script(**values: str) -> str:
+    """The bootstrap the user data installs, rendered with a sample stack, overridable by name."""
+    sample = {
+        "region": REGION,
+        "stack": STACK,
+        "parameter": parameter_name(STACK),
         "lock_file": PROVISION_LOCK,
     }
     return render_text("bootstrap.sh.j2", **(sample | values))
 
 
 def bootstrap_env(**values: str) -> str:
-    """The /etc/workbench/env the real bootstrap writes (its heredoc), for these values."""
-    text = bootstrap_script(**values)
-    return text.split("<<'ENV'\n", 1)[1].split("\nENV\n", 1)[0] + "\n"
+    """The /etc/workbench/env the bootstrap writes: its region and stack, then the record."""
+    return f"WORKBENCH_REGION={REGION}\nWORKBENCH_STACK={STACK}\n" + deployment_record(**values)
 
 
 @dataclass(frozen=True)
@@ -138,6 +176,14 @@ class Run:
     def statuses(self) -> list[tuple[str, str]]:
         """(Status, UniqueId) of every signal received."""
         return [(s["Status"], s["UniqueId"]) for s in self.signals()]
+
+    def downloads(self) -> list[str]:
+        """URLs curl downloaded (not the health check, a signal or the instance metadata)."""
+        return [
+            c[-1]
+            for c in self.called("curl")
+            if "-w" not in c and "PUT" not in c and not c[-1].startswith(IMDS)
+        ]
 
     def steps(self) -> list[str]:
         return re.findall(r"^\S+ \[([a-z-]+)\] begin$", self.log, re.M)
@@ -201,6 +247,58 @@ class Sandbox:
         self.by_id_link.parent.mkdir(parents=True)
         self.attach()
         (self.state / "device").write_text(f"{self.device}\n")
+        self._make_ec2()
+
+    # --- EC2, as the aws and curl (IMDS) stubs answer -------------------------------------------
+
+    def _make_ec2(self) -> None:
+        """This instance running with the volume attached and the address associated."""
+        ec2 = self.state / "ec2"
+        (ec2 / "instances").mkdir(parents=True)
+        (ec2 / "me").write_text(f"{INSTANCE_ID}\n")
+        (ec2 / "zone").write_text(f"{ZONE}\n")
+        (ec2 / "auto-ip").write_text(f"{AUTO_IP}\n")
+        self.set_instance(INSTANCE_ID, "running")
+        self.set_volume("in-use", INSTANCE_ID)
+        self.set_address(INSTANCE_ID)
+
+    def set_instance(self, instance_id: str, state: str, stack: str = STACK) -> None:
+        (self.state / "ec2/instances" / instance_id).write_text(f"{state}\t{stack}\n")
+
+    def set_volume(self, state: str, holder: str | None, zone: str = ZONE) -> None:
+        """The /home volume in EC2: `in-use` on `holder`, or `available` (holder None)."""
+        attachment = "attached" if holder else "None"
+        (self.state / "ec2/volume").write_text(
+            f"{state}\t{holder or 'None'}\t{attachment}\t{zone}\n"
+        )
+        if holder == INSTANCE_ID:
+            self.attach()
+        else:
+            self.detach()
+
+    def set_address(self, holder: str | None) -> None:
+        (self.state / "ec2/address").write_text(f"{holder or 'None'}\n")
+
+    def replacing(self, old_state: str = "running") -> None:
+        """A replacement's first boot: the volume and the address are the old instance's."""
+        self.set_instance(OLD_INSTANCE_ID, old_state)
+        self.set_volume("in-use", OLD_INSTANCE_ID)
+        self.set_address(OLD_INSTANCE_ID)
+
+    def ec2(self) -> dict[str, object]:
+        """What EC2 holds now: the volume's (state, holder), the address's holder, and each
+        instance's state."""
+        state, holder, _, _ = (self.state / "ec2/volume").read_text().split()
+        address = (self.state / "ec2/address").read_text().strip()
+        instances = {
+            p.name: p.read_text().split()[0] for p in (self.state / "ec2/instances").iterdir()
+        }
+        none = {"None": None}
+        return {
+            "volume": (state, none.get(holder, holder)),
+            "address": none.get(address, address),
+            "instances": instances,
+        }
 
     def attach(self) -> None:
         """What udev does once EC2 attaches the volume."""

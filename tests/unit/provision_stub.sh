@@ -16,6 +16,54 @@ after() { local want="$1" prev="" a; shift; for a in "$@"; do [[ "$prev" == "$wa
 # How many times this run called COMMAND so far (this call included).
 calls_of() { tr '\036' '\n' <"$STUB_CALLS" | grep -c "^$1"$'\x1f' || true; }
 
+# --- EC2, as identity.sh sees it -------------------------------------------------------------
+# $E/volume: "STATE HOLDER ATTACHMENT-STATE ZONE" (tab-separated, None for null, as the CLI's text
+# output); $E/address: the instance the Elastic IP is associated with; $E/instances/ID: "STATE
+# STACK-TAG". Attaching the volume here makes udev's link appear; detaching it removes the link.
+E="$S/ec2"
+ec2_fail() { echo "An error occurred ($1) when calling the $2 operation: $3" >&2; exit 254; }
+ec2_call() {
+  local op="" a volume_state holder attach zone id
+  # `aws ec2 --region R OPERATION ...`
+  for a in "$@"; do case "$a" in --region|us-east-1) ;; *) op="$a"; break ;; esac; done
+  IFS=$'\t' read -r volume_state holder attach zone <"$E/volume"
+  case "$op" in
+    describe-volumes) printf '%s\t%s\t%s\t%s\n' "$volume_state" "$holder" "$attach" "$zone" ;;
+    describe-instances)
+      id=$(after --instance-ids "$@")
+      [[ -f "$E/instances/$id" ]] || ec2_fail InvalidInstanceID.NotFound DescribeInstances "$id"
+      cat "$E/instances/$id" ;;
+    describe-addresses) cat "$E/address" ;;
+    stop-instances|start-instances)
+      id=$(after --instance-ids "$@")
+      [[ -n "${STUB_FAIL_EC2:-}" && "$op" == "$STUB_FAIL_EC2" ]] && ec2_fail UnauthorizedOperation "$op" "$id"
+      read -r _ tag <"$E/instances/$id"
+      if [[ "$op" == stop-instances ]]; then printf 'stopped\t%s\n' "$tag" >"$E/instances/$id"
+      else printf 'running\t%s\n' "$tag" >"$E/instances/$id"; fi ;;
+    wait)
+      # `wait WAITER --ids ID`: the stub's EC2 changes at once, so a waiter checks once.
+      case "${*: -3:1}" in
+        instance-stopped) read -r a _ <"$E/instances/$(last "$@")"; [[ "$a" == stopped ]] ;;
+        volume-available) [[ "$volume_state" == available ]] ;;
+        volume-in-use) [[ "$volume_state" == in-use ]] ;;
+        *) echo "aws stub: unexpected wait $*" >&2; exit 1 ;;
+      esac || { echo "Waiter failed: Max attempts exceeded (stub)" >&2; exit 255; } ;;
+    detach-volume)
+      id=$(after --instance-id "$@")
+      [[ "$holder" == "$id" ]] || ec2_fail IncorrectState DetachVolume "not attached to $id"
+      printf 'available\tNone\tNone\t%s\n' "$zone" >"$E/volume"
+      if [[ "$id" == "$(cat "$E/me")" ]]; then rm -f "$STUB_ATTACH_LINK"; fi ;;
+    attach-volume)
+      id=$(after --instance-id "$@")
+      [[ -n "${STUB_FAIL_EC2:-}" && "$op" == "$STUB_FAIL_EC2" ]] && ec2_fail UnauthorizedOperation "$op" "$id"
+      [[ "$volume_state" == available ]] || ec2_fail VolumeInUse AttachVolume "$(after --volume-id "$@") is attached to $holder"
+      printf 'in-use\t%s\tattached\t%s\n' "$id" "$zone" >"$E/volume"
+      if [[ "$id" == "$(cat "$E/me")" ]]; then ln -sfn "$STUB_ATTACH_TARGET" "$STUB_ATTACH_LINK"; fi ;;
+    associate-address) after --instance-id "$@" >"$E/address"; echo >>"$E/address" ;;
+    *) echo "aws stub: unexpected ec2 $*" >&2; exit 1 ;;
+  esac
+}
+
 # --- one EBS volume, emulated ---------------------------------------------------------------
 # Unmounted, its files sit in $S/volume; mounted, in the mount point, whose own files are set
 # aside in $S/under/<target>. $S/mounts lists "SOURCE TARGET" (SOURCE bind:DIR for bind mounts);
@@ -69,6 +117,7 @@ case "$name" in
       is-active) [[ -f "$S/active/$unit" ]] ;;
       enable) touch "$S/enabled/$unit" ;;
       start|restart|reload-or-restart) touch "$S/active/$unit" ;;
+      stop) rm -f "$S/active/$unit" ;;
       daemon-reload) ;;
       *) echo "systemctl stub: unexpected $*" >&2; exit 1 ;;
     esac ;;
@@ -103,9 +152,28 @@ case "$name" in
     if [[ "$1 $2" == "secretsmanager get-secret-value" ]]; then
       [[ -n "${STUB_FAIL_SECRET:-}" ]] && { echo "An error occurred (AccessDeniedException)" >&2; exit 254; }
       printf '%s\n' "$STUB_SECRET"
+    elif [[ "$1" == ec2 ]]; then
+      ec2_call "${@:2}"
     fi ;;
   curl)
-    if has PUT "$@"; then
+    url=$(last "$@")
+    if [[ "$url" == http://169.254.169.254/* ]]; then
+      # IMDSv2: a token first (PUT), then each read with it.
+      case "${url#http://169.254.169.254/latest/}" in
+        api/token) has PUT "$@" && echo stub-token ;;
+        meta-data/*)
+          has "X-aws-ec2-metadata-token: stub-token" "$@" || { echo "curl: (22) 401" >&2; exit 22; }
+          case "${url#*/meta-data/}" in
+            instance-id) cat "$E/me" ;;
+            placement/region) echo us-east-1 ;;
+            placement/availability-zone) cat "$E/zone" ;;
+            public-ipv4)
+              if [[ "$(cat "$E/address")" == "$(cat "$E/me")" ]]; then echo "${WORKBENCH_PUBLIC_IP:-}"
+              else cat "$E/auto-ip"; fi ;;
+            *) echo "curl: (22) 404" >&2; exit 22 ;;
+          esac ;;
+      esac
+    elif has PUT "$@"; then
       # A signal: record method, URL, headers and body (stdin); STUB_FAIL_PUTS=N fails the first N.
       body=$(cat)
       method=$(after -X "$@")

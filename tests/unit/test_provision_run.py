@@ -20,7 +20,7 @@ import re
 
 import pytest
 
-from tests.unit.provision_sandbox import READY_URL, Run, Sandbox, bootstrap_env
+from tests.unit.provision_sandbox import IMDS, READY_URL, Run, Sandbox, bootstrap_env
 from workbench.config import LOGIN_USER, WorkbenchConfig
 from workbench.provisioning import configure_steps, needed_install_steps
 from workbench.services import public_services, service
@@ -51,8 +51,9 @@ READ_ONLY = {
 
 def is_read_only(call: list[str]) -> bool:
     if call[0] == "curl":
-        # The health check, and the signal every run sends; not a download.
-        return "-w" in call or call[-1] == READY_URL
+        # The health check, the signal every run sends, the instance metadata (identity.sh
+        # checking that /home and the address are this instance's); not a download.
+        return "-w" in call or call[-1] == READY_URL or call[-1].startswith(IMDS)
     return any(tuple(call[: len(prefix)]) == prefix for prefix in READ_ONLY)
 
 
@@ -161,8 +162,7 @@ def test_pinned_versions_are_what_gets_installed(provisioned):
     _, run = provisioned
     installs = [a for c in run.called("apt-get") if "install" in c for a in c]
     assert {"r-base=4.3.3-2build2", "r-base-core=4.3.3-2build2"} <= set(installs)
-    downloads = [c[-1] for c in run.called("curl") if "-w" not in c and "PUT" not in c]
-    assert downloads == [
+    assert run.downloads() == [
         "https://download2.rstudio.org/server/jammy/amd64/rstudio-server-2026.07.1-147-amd64.deb",
         "https://nodejs.org/dist/v22.23.2/node-v22.23.2-linux-x64.tar.xz",
         "https://download3.rstudio.org/ubuntu-20.04/x86_64/shiny-server-1.5.23.1030-amd64.deb",
@@ -361,8 +361,10 @@ def test_the_home_volume_is_mounted_before_the_user_is_created(provisioned):
     mount = run.calls.index(["mount", "--fstab", str(sandbox.root / "etc/fstab"), str(home)])
     useradd = run.calls.index(run.called("useradd", "--create-home")[0])
     assert mount < useradd
-    # The first configure step: no user, no home directory, no service before it.
-    assert run.steps().index("home") == len(needed_install_steps(DEFAULT)) + 1
+    # Right after the identity step (which attached it), the first configure step: no user, no
+    # home directory, no service before it.
+    assert run.steps().index("identity") == len(needed_install_steps(DEFAULT)) + 1
+    assert run.steps().index("home") == run.steps().index("identity") + 1
     # The user's home directory was made on the volume, and the AMI's /home moved onto it.
     assert sandbox.mounts() == [(str(sandbox.device), str(home))]
     assert (home / LOGIN_USER).is_dir()

@@ -13,13 +13,14 @@ import pytest
 
 from tests.unit.provision_sandbox import bootstrap_script, pins
 from workbench.config import WorkbenchConfig
+from workbench.deployment import BOOTSTRAP_PATH
 from workbench.provisioning import (
     INSTALL_STEPS,
     configure_steps,
     install_pins,
     needed_install_steps,
 )
-from workbench.render import render_bundle
+from workbench.render import render_bundle, render_text
 
 VARIANTS = {
     "default": WorkbenchConfig(),
@@ -49,7 +50,11 @@ def test_shellcheck_passes_on_every_variant_and_the_bootstrap(tmp_path_factory):
     ]
     bootstrap = base / "bootstrap.sh"
     bootstrap.write_text(bootstrap_script())
-    paths.append(str(bootstrap))
+    user_data = base / "user-data.sh"
+    user_data.write_text(
+        render_text("user-data.sh.j2", bootstrap=bootstrap_script(), bootstrap_path=BOOTSTRAP_PATH)
+    )
+    paths += [str(bootstrap), str(user_data)]
     done = subprocess.run(
         [shellcheck, "--shell=bash", "--severity=style", *paths],
         capture_output=True,
@@ -81,7 +86,9 @@ def test_every_step_is_defined_and_every_defined_step_runs(scripts):
         assert _array(script, "NEEDED_INSTALL_STEPS") == list(needed_install_steps(config)), name
         configure = _array(script, "CONFIGURE_STEPS")
         assert configure == list(configure_steps(config)), name
-        assert configure[:2] == ["home", "user"], f"{name}: /home is mounted before the user"
+        assert configure[:3] == ["identity", "home", "user"], (
+            f"{name}: /home is attached, then mounted, before the user"
+        )
         assert configure[-2:] == ["nginx", "health"], name
         assert (
             'signal SUCCESS "workbench-ready" "the workbench answers on every public path"'

@@ -3,7 +3,10 @@ loosely. Importing this package defines them, which registers them with moto (mo
 among `CloudFormationModel`'s subclasses); `workbench.local.emulator.register_missing_models`
 does that once."""
 
+from workbench.local.emulator.models.address import EmulatedAddress
 from workbench.local.emulator.models.alarm import EmulatedAlarm
+from workbench.local.emulator.models.association import EmulatedAssociation
+from workbench.local.emulator.models.instance import EmulatedInstance
 from workbench.local.emulator.models.key_pair import EmulatedKeyPair
 from workbench.local.emulator.models.secret import EmulatedSecret
 from workbench.local.emulator.models.volume import EmulatedVolume
@@ -17,6 +20,9 @@ MODELS = (
     EmulatedSecret,
     EmulatedKeyPair,
     EmulatedAlarm,
+    EmulatedAddress,
+    EmulatedInstance,
+    EmulatedAssociation,
     EmulatedVolume,
     EmulatedVolumeAttachment,
     EmulatedWaitConditionHandle,

@@ -1,0 +1,68 @@
+"""In-place updates: the deployment parameter the instance reads, and the SSM association that
+makes a running instance apply a new one.
+
+Before, the bundle's key and the wait condition's URL were in the user data, and CloudFormation
+applies a changed UserData by stopping and starting the instance: every deploy that touched the
+bundle ended every kernel and R session. Now the user data names only this parameter
+(workbench/deployment.py); the association's command names the revision, so a deploy that
+changes it updates the association, and State Manager (the SSM agent Ubuntu's AMIs ship) runs the
+bootstrap on the running instance, which applies the new deployment with provision.sh: only the
+services whose files changed restart. `cdk deploy` still waits on the wait condition, which
+depends on this association (stacks/readiness.py).
+
+Why not cfn-hup (CloudFormation's own in-place mechanism): it polls metadata every 15 minutes and
+needs the helper scripts, which Ubuntu does not ship. An SSM association needs neither, and the
+instance role already has Session Manager's policy.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from workbench.deployment import association_command, parameter_name, record
+
+# Stable logical IDs, for readers of the stack's events.
+DEPLOYMENT_PARAMETER_LOGICAL_ID = "WorkbenchDeployment"
+ASSOCIATION_LOGICAL_ID = "WorkbenchProvisioning"
+# provision.sh takes 10-15 minutes on a first boot; AWS-RunShellScript's default is one hour.
+EXECUTION_TIMEOUT_SECONDS = 3600
+
+
+class Deployment(Construct):
+    """The parameter (created first: the instance reads it at its first boot) and, once the
+    instance exists, `run_on` adds the association."""
+
+    def __init__(
+        self, scope: Construct, id_: str, *, stack_name: str, values: dict[str, str]
+    ) -> None:
+        super().__init__(scope, id_)
+        self.name = parameter_name(stack_name)
+        self.parameter = ssm.StringParameter(
+            self,
+            "Parameter",
+            parameter_name=self.name,
+            string_value=record(values),
+            description="The workbench's current deployment, read by the instance's bootstrap",
+        )
+        self.parameter.node.default_child.override_logical_id(DEPLOYMENT_PARAMETER_LOGICAL_ID)
+        self.association: ssm.CfnAssociation | None = None
+
+    def run_on(self, instance: ec2.Instance, *, revision: str) -> ssm.CfnAssociation:
+        self.association = ssm.CfnAssociation(
+            self,
+            "Association",
+            name="AWS-RunShellScript",
+            targets=[
+                ssm.CfnAssociation.TargetProperty(key="InstanceIds", values=[instance.instance_id])
+            ],
+            parameters={
+                "commands": [association_command(revision)],
+                "executionTimeout": [str(EXECUTION_TIMEOUT_SECONDS)],
+            },
+        )
+        self.association.override_logical_id(ASSOCIATION_LOGICAL_ID)
+        # Apply the new deployment, not the old one: the parameter is updated first.
+        self.association.add_resource_dependency(self.parameter.node.default_child)
+        return self.association
