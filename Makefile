@@ -8,9 +8,13 @@ PYTEST_WORKERS ?= 2
 PYTEST := $(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 PY := $(VENV)/bin/python
 CDK := npx --no-install cdk
-# Debian packages the tests run for real: command=package
+# Debian packages the tests run for real: command=package (package@suite:version: from that
+# suite when this release's is older). Pebble 2.5+ (trixie's): bookworm's 2.4 puts an IP
+# certificate's address in its CN, which certbot 5 reads as a DNS name and refuses; Let's
+# Encrypt issues no CN there. certutil (libnss3-tools): Chromium trusts Pebble's root.
 SYSTEM_PACKAGES := nginx=nginx chromium=chromium shellcheck=shellcheck \
-	mkfs.ext4=e2fsprogs losetup=mount systemd-analyze=systemd nft=nftables ip=iproute2
+	mkfs.ext4=e2fsprogs losetup=mount systemd-analyze=systemd nft=nftables ip=iproute2 \
+	pebble=pebble@trixie:2.5 certutil=libnss3-tools
 
 # No telemetry from the CLI.
 export CDK_DISABLE_CLI_TELEMETRY := true

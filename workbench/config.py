@@ -38,6 +38,17 @@ _SNAPSHOT_ID = re.compile(r"^snap-([0-9a-f]{8}|[0-9a-f]{17})$")
 _AMI_ID = re.compile(r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$")
 # 1 GiB instances (t2.micro, t3.micro, ...) run out of memory installing JupyterHub and RStudio.
 _TOO_SMALL = re.compile(r"\.(nano|micro)$")
+# A DNS name as certificates and Route 53 take it: letters, digits and hyphens in dot-separated
+# labels of at most 63, a non-numeric last label (no IP address), 253 characters at most.
+_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_DOMAIN = re.compile(rf"^(?=.{{1,253}}$)({_LABEL}\.)+(?!\d+$){_LABEL}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_HOSTED_ZONE_ID = re.compile(r"^Z[A-Z0-9]{1,31}$")
+ACME_DIRECTORIES = {
+    "production": "https://acme-v02.api.letsencrypt.org/directory",
+    "staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
+}
+"""Let's Encrypt's ACME directories by name; `acme_server` also takes any https URL."""
 
 
 class ConfigError(ValueError):
@@ -60,10 +71,49 @@ class WorkbenchConfig:
     home_volume_gb: int = 20
     home_snapshot_id: str | None = None
     idle_stop_minutes: int = 60
+    # "off": plain HTTP on 80 (the chapter's lab); "ip": a certificate for the Elastic IP;
+    # otherwise the domain name the certificate is for.
+    https: str = "off"
+    acme_email: str | None = None
+    acme_server: str = "production"
+    hosted_zone_id: str | None = None
+    hosted_zone_name: str | None = None
+
+    def __post_init__(self) -> None:
+        # Keys that only make sense together: checked once the config is whole.
+        zone_id, zone_name = self.hosted_zone_id, self.hosted_zone_name
+        if (zone_id is None) != (zone_name is None):
+            key, value = ("hosted_zone_id", zone_id) if zone_id else ("hosted_zone_name", zone_name)
+            raise _fail(key, value, "hosted_zone_id and hosted_zone_name together (both or neither)")
+        if zone_id is not None and self.domain is None:
+            raise _fail(
+                "hosted_zone_id", zone_id, f"no hosted zone unless https is a domain name "
+                f"(https is {self.https!r}: there is no DNS record to create)",
+            )  # fmt: skip
+        if zone_name is not None and not (
+            self.domain == zone_name or self.domain.endswith("." + zone_name)
+        ):
+            raise _fail(
+                "hosted_zone_name", zone_name, f"the zone that contains https's domain {self.domain!r}"
+            )
 
     @property
     def ssh_open(self) -> bool:
         return self.ssh_cidr is not None
+
+    @property
+    def https_on(self) -> bool:
+        return self.https != "off"
+
+    @property
+    def domain(self) -> str | None:
+        """The domain the certificate is for; None with `https=off` or `https=ip`."""
+        return None if self.https in ("off", "ip") else self.https
+
+    @property
+    def acme_directory(self) -> str:
+        """The ACME directory URL certbot talks to."""
+        return ACME_DIRECTORIES.get(self.acme_server, self.acme_server)
 
 
 def _fail(key: str, value: Any, allowed: str) -> ConfigError:
@@ -183,6 +233,51 @@ def _ami_id(key: str, value: Any) -> str:
     return text
 
 
+def _domain(key: str, value: Any) -> str:
+    text = _text(key, value).lower().rstrip(".")
+    if not _DOMAIN.fullmatch(text):
+        raise _fail(key, value, "a DNS name such as workbench.example.org")
+    return text
+
+
+def _https(key: str, value: Any) -> str:
+    allowed = (
+        "off, ip (a certificate for the Elastic IP) or a domain name such as "
+        "workbench.example.org (no wildcard, no IP address)"
+    )
+    if isinstance(value, bool):
+        raise _fail(key, value, allowed)
+    text = _text(key, value).lower().rstrip(".")
+    if text in ("off", "ip"):
+        return text
+    if not _DOMAIN.fullmatch(text):
+        raise _fail(key, value, allowed)
+    return text
+
+
+def _email(key: str, value: Any) -> str:
+    text = _text(key, value)
+    if not _EMAIL.fullmatch(text):
+        raise _fail(key, value, "an email address for Let's Encrypt's expiry notices")
+    return text
+
+
+def _acme_server(key: str, value: Any) -> str:
+    text = _text(key, value)
+    if text.lower() in ACME_DIRECTORIES:
+        return text.lower()
+    if re.fullmatch(r"https://[^\s/]+(/\S*)?", text):
+        return text
+    raise _fail(key, value, "production, staging or the https:// URL of an ACME directory")
+
+
+def _hosted_zone_id(key: str, value: Any) -> str:
+    text = _text(key, value).removeprefix("/hostedzone/")
+    if not _HOSTED_ZONE_ID.fullmatch(text):
+        raise _fail(key, value, "a Route 53 hosted zone ID such as Z0123456789ABCDEFGHIJ")
+    return text
+
+
 # One parser per key; the dataclass defaults are the documented defaults (cdk.json repeats them).
 PARSERS: Mapping[str, Callable[[str, Any], Any]] = {
     "stack_name": _stack_name,
@@ -197,6 +292,11 @@ PARSERS: Mapping[str, Callable[[str, Any], Any]] = {
     "home_volume_gb": _int_in(1, 16384, "GiB"),
     "home_snapshot_id": _optional(_snapshot_id),
     "idle_stop_minutes": _int_in(0, 10080, "minutes", " (0 disables the idle stop)"),
+    "https": _https,
+    "acme_email": _optional(_email),
+    "acme_server": _acme_server,
+    "hosted_zone_id": _optional(_hosted_zone_id),
+    "hosted_zone_name": _optional(_domain),
 }
 
 assert set(PARSERS) == {f.name for f in dataclasses.fields(WorkbenchConfig)}

@@ -8,6 +8,7 @@ StrictUndefined: a missing variable is an error, never an empty string.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,12 +19,27 @@ import jinja2
 
 from workbench import pins, provisioning
 from workbench.config import LOGIN_USER, WorkbenchConfig
-from workbench.services import HTTP_PORT, catalog, public_services, services, ssh_tunnel
+from workbench.services import (
+    ACME_CHALLENGE_PATH,
+    CERT_NAME,
+    HTTP_PORT,
+    HTTPS_PORT,
+    TLS_STATUS_PATH,
+    catalog,
+    certificate_names,
+    public_services,
+    services,
+    ssh_tunnel,
+)
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 INSTANCE_ROOT = "/opt/workbench"
 PROVISION_LOCK = "/run/lock/workbench-provision.lock"
 """The flock that keeps provisioning runs from overlapping (the bootstrap takes it first)."""
+# The renewal timer's unit names (rendered only when HTTPS is on) and schedule.
+TLS_RENEW_UNIT = "workbench-tls-renew"
+RENEW_CALENDAR = "*-*-* 00,12:00:00"
+RENEW_DELAY = "1h"
 AUTHENTICATORS = ("pam", "dummy")
 
 
@@ -65,6 +81,29 @@ class Target:
     unavailable: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Service name -> why it does not run on this target (local mode: RStudio Server). The
     landing page and the service's error page say so instead of offering a dead link."""
+    # -- HTTPS (used only when the config's `https` is on) --
+    https_listen: str = str(HTTPS_PORT)
+    """NGINX's TLS `listen` value: `443` on the instance, `127.0.0.1:<port>` on loopback."""
+    nginx_conf: str = "/etc/nginx/nginx.conf"
+    """The config NGINX runs: tls.sh installs the full one there once a certificate exists."""
+    tls_dir: str = "/home/.workbench/letsencrypt"
+    """certbot's config directory: the certificates and the ACME account. On the /home volume,
+    so that a re-provision, a reboot or a replaced instance finds them (rate limits)."""
+    tls_state: str = "/var/lib/workbench/tls"
+    """certbot's webroot (the challenges NGINX serves), work directory and the status file."""
+    tls_logs: str = "/var/log/letsencrypt"
+    certbot: str = "/opt/certbot/bin/certbot"
+    """The pinned certbot (its own venv on the instance, the dev venv's locally)."""
+    tls_address: str | None = None
+    """With `https=ip`: the address on the certificate. None on the instance, where it is the
+    Elastic IP (WORKBENCH_PUBLIC_IP in /etc/workbench/env, known only at deploy time)."""
+    acme_ca_bundle: str | None = None
+    """A CA file certbot trusts for the ACME server's own HTTPS (a local Pebble's); None: the
+    system's (Let's Encrypt's directory has a public certificate)."""
+
+    @property
+    def https_port(self) -> int:
+        return int(self.https_listen.rsplit(":", 1)[-1])
 
     def __post_init__(self) -> None:
         if self.authenticator not in AUTHENTICATORS:
@@ -82,6 +121,10 @@ class Target:
                 "login_password: got a password; expected None with the pam authenticator "
                 "(the password never goes into a rendered file)"
             )
+        if not self.https_listen.rsplit(":", 1)[-1].isdigit():
+            raise TargetError(
+                f"https_listen: got {self.https_listen!r}; expected PORT or ADDRESS:PORT"
+            )
         for name, port in self.ports.items():
             if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
                 raise TargetError(f"ports[{name!r}]: got {port!r}; expected a port from 1 to 65535")
@@ -91,7 +134,7 @@ INSTANCE = Target()
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(ASSETS),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
@@ -99,6 +142,8 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
     )
+    env.filters["shquote"] = lambda value: shlex.quote(str(value))
+    return env
 
 
 def port_map(config: WorkbenchConfig, target: Target = INSTANCE) -> dict[str, int]:
@@ -120,9 +165,50 @@ def render_text(template: str, **values: object) -> str:
     return _environment().get_template(template).render(**values)
 
 
+def tls_paths(target: Target) -> dict[str, str]:
+    """Where certbot and NGINX keep what HTTPS needs, for this target."""
+    live = f"{target.tls_dir}/live/{CERT_NAME}"
+    return {
+        "certificate": f"{live}/fullchain.pem",
+        "key": f"{live}/privkey.pem",
+        "webroot": f"{target.tls_state}/webroot",
+        "work": f"{target.tls_state}/work",
+        "status_file": f"{target.tls_state}/status.json",
+    }
+
+
+def _tls(config: WorkbenchConfig, target: Target) -> dict[str, object] | None:
+    if not config.https_on:
+        return None
+    port = "" if target.https_port == HTTPS_PORT else f":{target.https_port}"
+    # A domain: always to the name on the certificate. An address: to the one the browser used
+    # (the Elastic IP, or 127.0.0.1 locally); the port is NGINX's TLS port.
+    host = config.domain or "$host"
+    return {
+        **tls_paths(target),
+        "https_listen": target.https_listen,
+        "https_port": target.https_port,
+        "hsts": config.domain is not None,
+        "redirect": f"https://{host}{port}$request_uri",
+        "challenge_path": ACME_CHALLENGE_PATH,
+        "status_path": TLS_STATUS_PATH,
+        # On the instance the address is a shell expansion in tls.env, resolved at run time.
+        "names": certificate_names(
+            config, address=target.tls_address or "${WORKBENCH_PUBLIC_IP:-}"
+        ),
+        "kind": "dns" if config.domain else "ip",
+        "cert_name": CERT_NAME,
+    }
+
+
 def _context(config: WorkbenchConfig, target: Target) -> dict[str, object]:
     all_services = services(config)
     return {
+        "tls": _tls(config, target),
+        "renew_calendar": RENEW_CALENDAR,
+        "renew_delay": RENEW_DELAY,
+        # nginx.conf.j2: the full config (every location); nginx-acme.conf sets it False.
+        "certificate": True,
         "config": config,
         "target": target,
         "services": all_services,
@@ -167,6 +253,17 @@ _STATIC: tuple[tuple[str, str], ...] = (
     ("home-volume.sh", "home-volume.sh"),
     ("identity.sh", "identity.sh"),
 )
+# Only with HTTPS on: certbot's parameters, the renewal timer, certbot's pinned requirements and
+# the one script that runs certbot (provision.sh, the timer, local mode and the tests).
+_TLS_FILES: tuple[tuple[str, str, int], ...] = (
+    ("tls.env.j2", "tls.env", 0o644),
+    (f"systemd/{TLS_RENEW_UNIT}.service.j2", f"systemd/{TLS_RENEW_UNIT}.service", 0o644),
+    (f"systemd/{TLS_RENEW_UNIT}.timer.j2", f"systemd/{TLS_RENEW_UNIT}.timer", 0o644),
+)
+_TLS_STATIC: tuple[tuple[str, str], ...] = (
+    ("tls.sh", "tls.sh"),
+    ("certbot/requirements.txt", "certbot/requirements.txt"),
+)
 # Directories copied as they are (templates in them are rendered through _FILES instead).
 _STATIC_DIRS: tuple[str, ...] = ("penguin-api", "penguins-app")
 
@@ -187,6 +284,15 @@ def render_bundle(config: WorkbenchConfig, dest: Path, *, target: Target = INSTA
         )
     for template, out, mode in _FILES:
         _write(dest / out, env.get_template(template).render(**context), mode)
+    if config.https_on:
+        for template, out, mode in _TLS_FILES:
+            _write(dest / out, env.get_template(template).render(**context), mode)
+        # Before a certificate exists NGINX runs this one: port 80 answers the challenge.
+        acme = env.get_template("nginx.conf.j2").render(**(context | {"certificate": False}))
+        _write(dest / "nginx-acme.conf", acme, 0o644)
+        for source, out in _TLS_STATIC:
+            (dest / out).parent.mkdir(parents=True, exist_ok=True)
+            _copy(ASSETS / source, dest / out)
     for s in public_services(config):
         page = env.get_template("502.html.j2").render(**(context | {"service": s}))
         _write(dest / "www" / "errors" / f"{s.name}.html", page, 0o644)

@@ -12,10 +12,37 @@ from workbench.config import WorkbenchConfig
 
 HTTP_PORT = 80
 """The one public web port: NGINX listens here, the security group opens it to the world."""
+HTTPS_PORT = 443
+"""NGINX's TLS port when `https` is on; the security group opens it to the world only then."""
 SSH_PORT = 22
 """SSH, for administration and tunnels; open to `ssh_cidr` only (closed with `none`)."""
 SSH_USER = "ubuntu"
 """The login of Canonical's Ubuntu AMIs."""
+
+
+CERT_NAME = "workbench"
+"""certbot's name for the certificate (its `live/<name>/` directory), whatever names it holds."""
+ACME_CHALLENGE_PATH = "/.well-known/acme-challenge/"
+"""What port 80 still answers when HTTPS is on: http-01 challenges, from certbot's webroot."""
+TLS_STATUS_PATH = "/_workbench/tls-status.json"
+"""The last certificate request's outcome (tls.sh writes it, NGINX serves it over HTTPS): how
+the doctor, which runs elsewhere, sees a renewal that failed."""
+
+
+def certificate_names(config: WorkbenchConfig, *, address: str) -> tuple[str, ...]:
+    """The names on the workbench's certificate: the public `address` with `https=ip` (on the
+    instance, the Elastic IP; locally 127.0.0.1), the domain otherwise; none with HTTPS off."""
+    if not config.https_on:
+        return ()
+    return (config.domain,) if config.domain else (address,)
+
+
+def expiry_warning_days(lifetime_days: float) -> int:
+    """Days left under which a certificate deserves a warning: about a third of a short-lived
+    (6-day) certificate's life, two renewal periods of a 90-day one. certbot renews at half the
+    life of a certificate of under 10 days and at two thirds of a longer one, so a certificate
+    this close to expiry has missed several renewals."""
+    return 2 if lifetime_days < 10 else 14
 
 
 def ssh_tunnel(port: int, host: str, *, key_file: str | None = None) -> str:

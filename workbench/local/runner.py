@@ -229,11 +229,16 @@ class LocalWorkbench:
     target: Target
     bundle: Path
     url: str
-    """NGINX's base URL, e.g. http://127.0.0.1:43117 (no trailing slash)."""
+    """NGINX's base URL, e.g. http://127.0.0.1:43117 or, with HTTPS on, https://127.0.0.1:43118
+    (no trailing slash)."""
     ports: Mapping[str, int]
     password: str
     """The login password of LOGIN_USER (JupyterHub's dummy authenticator)."""
     user: str = LOGIN_USER
+    http_url: str = ""
+    """NGINX's port 80 stand-in (with HTTPS on it only redirects and answers challenges)."""
+    ca_file: Path | None = None
+    """With HTTPS on: the root that issued the certificate (a local Pebble's), for clients."""
 
 
 def loopback_target(
@@ -243,15 +248,29 @@ def loopback_target(
     password: str,
     listen_port: int | None = None,
     unavailable: Mapping[str, str] | None = None,
+    https_port: int | None = None,
+    ports: Mapping[str, int] | None = None,
+    acme_ca_bundle: Path | None = None,
 ) -> Target:
-    """A Target for this machine: every port free now (NGINX on `listen_port` if given), state
-    under `workdir`."""
+    """A Target for this machine: every port free now (NGINX on `listen_port` and, with HTTPS,
+    `https_port` if given; upstreams on `ports` if given), state under `workdir`."""
     names = [name for s in services(config) for name in s.port_names()]
     runtime = workdir / "nginx"
+    tls_state = workdir / "tls"
     return Target(
         listen=f"127.0.0.1:{listen_port or free_port()}",
+        https_listen=f"127.0.0.1:{https_port or free_port()}",
+        # The config NGINX runs: the pre-certificate one first, then tls.sh's deploy hook
+        # installs the full one, as on the instance.
+        nginx_conf=str(runtime / "nginx.conf"),
+        tls_dir=str(tls_state / "letsencrypt"),
+        tls_state=str(tls_state),
+        tls_logs=str(tls_state / "logs"),
+        certbot=str(Path(sys.executable).parent / "certbot"),
+        tls_address="127.0.0.1",
+        acme_ca_bundle=str(acme_ca_bundle) if acme_ca_bundle else None,
         unavailable=dict(unavailable or {}),
-        ports={name: free_port() for name in names},
+        ports=dict(ports) if ports else {name: free_port() for name in names},
         root=str(workdir / "bundle"),
         nginx_runtime=str(runtime),
         # Workers of a root NGINX run as `nginx_user`: they must read the bundle (often in a
@@ -273,6 +292,33 @@ def nginx_binary() -> str:
     if found is None:
         raise RunnerError("nginx: not installed (make system installs the Debian package)")
     return found
+
+
+class CertificateError(RunnerError):
+    """tls.sh obtain failed; the message is its one line (certbot's reason)."""
+
+
+def obtain_certificate(wb: LocalWorkbench, *, env: Mapping[str, str] | None = None) -> str:
+    """`tls.sh obtain` from the bundle, as provision.sh's tls step runs it; its output.
+
+    certbot answers the challenge through the running NGINX, and its deploy hook switches NGINX
+    to the full config. `env` overrides tls.env's parameters (tests)."""
+    return run_tls(wb, "obtain", env=env)
+
+
+def run_tls(wb: LocalWorkbench, action: str, *, env: Mapping[str, str] | None = None) -> str:
+    done = subprocess.run(
+        ["bash", str(wb.bundle / "tls.sh"), action],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        raise CertificateError(lines[-1] if lines else f"tls.sh {action} exited {done.returncode}")
+    return done.stdout
 
 
 def start_nginx(supervisor: Supervisor, conf: Path, target: Target) -> None:
@@ -370,6 +416,10 @@ def start_workbench(
     password: str | None = None,
     listen_port: int | None = None,
     unavailable: Mapping[str, str] | None = None,
+    https_port: int | None = None,
+    ports: Mapping[str, int] | None = None,
+    ca_file: Path | None = None,
+    acme_ca_bundle: Path | None = None,
 ) -> LocalWorkbench:
     """Render a loopback bundle under `workdir` and start it under `supervisor`.
 
@@ -377,22 +427,37 @@ def start_workbench(
     NGINX always starts, on `listen_port` (default: a free one). `unavailable` names services
     that cannot run here, with the reason the landing page gives. Services not started answer
     through NGINX with their 502 page.
+
+    With HTTPS on (`config.acme_server` a local Pebble's directory, `acme_ca_bundle` its
+    listener's certificate, `ca_file` its root), NGINX starts with the pre-certificate config
+    and `tls.sh obtain` gets the certificate through it, as provision.sh does; `ports` points
+    NGINX at upstreams that already run (another workbench's services).
     """
     workdir = Path(workdir)
     password = password or secrets.token_urlsafe(16)
     target = loopback_target(
-        config, workdir, password=password, listen_port=listen_port, unavailable=unavailable
+        config,
+        workdir,
+        password=password,
+        listen_port=listen_port,
+        unavailable=unavailable,
+        https_port=https_port,
+        ports=ports,
+        acme_ca_bundle=acme_ca_bundle,
     )
     bundle = render_bundle(config, workdir / "bundle", target=target)
     for directory in (target.nginx_runtime, target.jupyterhub_state):
         Path(directory).mkdir(parents=True, exist_ok=True)
+    http_url = f"http://{target.listen}"
     wb = LocalWorkbench(
         config=config,
         target=target,
         bundle=bundle,
-        url=f"http://{target.listen}",
+        url=f"https://{target.https_listen}" if config.https_on else http_url,
+        http_url=http_url,
         ports=port_map(config, target),
         password=password,
+        ca_file=ca_file,
     )
     specs = _specs(wb, workdir)
     wanted = list(specs) if only is None else list(only)
@@ -401,7 +466,14 @@ def start_workbench(
         raise RunnerError(
             f"only: got {unknown[0]!r}; expected services that run here: {', '.join(specs)}"
         )
-    start_nginx(supervisor, bundle / "nginx.conf", target)
+    if config.https_on:
+        Path(target.tls_state).mkdir(parents=True, exist_ok=True)
+        conf = Path(target.nginx_conf)
+        shutil.copyfile(bundle / "nginx-acme.conf", conf)
+        start_nginx(supervisor, conf, target)
+        obtain_certificate(wb)
+    else:
+        start_nginx(supervisor, bundle / "nginx.conf", target)
     if "api" in wanted:
         _train_model(supervisor, bundle, workdir / "model")
     # Start everything, then wait: the slow starters (JupyterHub, the API's imports) overlap.
