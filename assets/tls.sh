@@ -49,18 +49,23 @@ PY
 }
 
 # reason FILE: certbot's one-line reason in its output: what the CA said about the challenge,
-# else the unexpected error (a connection error shortened to its cause), else its first line.
+# else the error (an unexpected one, or renew's "Failed to renew"), a connection error shortened
+# to its cause, else its first line that says something.
 reason() {
   local line
   line=$(grep -m1 -E '^\s+Detail: ' "$1" | sed -E 's/^\s+Detail: //') || true
   if [[ -z "$line" ]]; then
-    line=$(grep -A1 -m1 '^An unexpected error occurred:' "$1" | tail -n +2) || true
-    if [[ "$line" == *ConnectionError* ]]; then
-      line="could not reach the ACME server ${TLS_SERVER}: $(grep -oE '\[Errno -?[0-9]+\] [^")]+' <<<"$line" | tail -1 || true)"
-    fi
+    line=$(grep -m1 -E '^Failed to renew certificate \S+ with error: ' "$1" |
+      sed -E 's/^Failed to renew certificate \S+ with error: //') || true
   fi
   if [[ -z "$line" ]]; then
-    line=$(grep -v -E '^(Saving debug log|Ask for help|\s*$)' "$1" | head -1) || true
+    line=$(grep -A1 -m1 '^An unexpected error occurred:' "$1" | tail -n +2) || true
+  fi
+  if [[ "$line" == *HTTPSConnectionPool*Max\ retries* ]]; then
+    line="could not reach the ACME server ${TLS_SERVER}: $(grep -oE '\[Errno -?[0-9]+\] [^")]+' <<<"$line" | tail -1 || true)"
+  fi
+  if [[ -z "$line" ]]; then
+    line=$(grep -v -E '^(Saving debug log|Ask for help|[- ]*$)' "$1" | head -1) || true
   fi
   printf '%s' "${line:0:400}"
 }
@@ -120,7 +125,10 @@ obtain() {
 }
 
 renew() {
-  local args=(renew)
+  # The configured server: a changed acme_server applies to renewals too. The timer's
+  # RandomizedDelaySec spreads the load already: no second random sleep (up to 8 minutes) of
+  # certbot's own.
+  local args=(renew --server "$TLS_SERVER" --no-random-sleep-on-renew)
   if [[ -n "${TLS_FORCE:-}" ]]; then args+=(--force-renewal); fi
   certbot_run "${args[@]}"
 }

@@ -11,9 +11,11 @@ import http.client
 import json
 import os
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Callable
+import dataclasses
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
@@ -21,14 +23,17 @@ from workbench.config import WorkbenchConfig
 from workbench.outputs import tunnel_output_name
 from workbench.services import (
     HTTP_PORT,
+    HTTPS_PORT,
     SSH_PORT,
+    TLS_STATUS_PATH,
     Service,
+    expiry_warning_days,
     public_services,
     services,
     ssh_tunnel,
 )
 
-OK, FAIL, SKIP = "ok", "FAIL", "skip"
+OK, FAIL, SKIP, WARN = "ok", "FAIL", "skip", "warn"
 HEALTHY = {200, 204, 301, 302, 303, 307, 308}
 # On the error page of a service that a target leaves out on purpose (local mode: RStudio).
 UNAVAILABLE_MARKER = b"data-workbench-unavailable"
@@ -42,6 +47,12 @@ class DoctorError(Exception):
 class Target:
     host: str
     port: int = HTTP_PORT
+    """The web port: NGINX's HTTP port, or its HTTPS port when `scheme` is https."""
+    scheme: str = "http"
+    http_port: int = HTTP_PORT
+    """With HTTPS: the plain HTTP port, which should only redirect (and answer ACME challenges)."""
+    ca_file: str | None = None
+    """With HTTPS: trust this CA file instead of the system's store (a local Pebble's root)."""
     ssh: bool = False
     """Whether port 22 should answer (from the stack's configuration)."""
     tunnels: dict[str, str] = field(default_factory=dict)
@@ -49,8 +60,19 @@ class Target:
     security_group: str | None = None
 
     @property
+    def https(self) -> bool:
+        return self.scheme == "https"
+
+    @property
     def base(self) -> str:
-        return f"http://{self.host}" + ("" if self.port == HTTP_PORT else f":{self.port}")
+        default = HTTPS_PORT if self.https else HTTP_PORT
+        return f"{self.scheme}://{self.host}" + ("" if self.port == default else f":{self.port}")
+
+    def tls_context(self) -> ssl.SSLContext:
+        """Verification as a browser does it: the system's trust store (or `ca_file`), the
+        name checked. Never an insecure mode: a certificate the doctor cannot verify is a
+        finding."""
+        return ssl.create_default_context(cafile=self.ca_file)
 
 
 @dataclass
@@ -66,16 +88,23 @@ class Check:
 # -- finding the target --------------------------------------------------------------------------
 
 
-def target_from_url(url: str) -> Target:
+def target_from_url(
+    url: str, *, ca_file: str | None = None, http_port: int = HTTP_PORT
+) -> Target:
     parts = urlsplit(url if "://" in url else f"http://{url}")
-    allowed = "http://HOST[:PORT] (for example http://203.0.113.10 or http://localhost:8080)"
+    allowed = (
+        "http://HOST[:PORT] or https://HOST[:PORT] (for example http://203.0.113.10, "
+        "https://workbench.example.org or http://localhost:8080)"
+    )
     try:
-        port = parts.port or HTTP_PORT
+        port = parts.port or (HTTPS_PORT if parts.scheme == "https" else HTTP_PORT)
     except ValueError:
         raise DoctorError(f"--url: got {url!r}; expected {allowed}") from None
-    if parts.scheme != "http" or not parts.hostname or parts.path not in ("", "/"):
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
         raise DoctorError(f"--url: got {url!r}; expected {allowed}")
-    return Target(host=parts.hostname, port=port)
+    return Target(
+        host=parts.hostname, port=port, scheme=parts.scheme, http_port=http_port, ca_file=ca_file
+    )
 
 
 def target_from_stack(
@@ -104,6 +133,7 @@ def target_from_stack(
     return Target(
         host=base.host,
         port=base.port,
+        scheme=base.scheme,
         ssh=config.ssh_open,
         tunnels={
             s.name: outputs[tunnel_output_name(s)]
@@ -154,7 +184,7 @@ def check_tcp(target: Target, port: int, timeout: float, *, purpose: str) -> Che
     except ConnectionRefusedError:
         step = (
             "is nginx running? `sudo systemctl status nginx`"
-            if port == target.port
+            if port in (target.port, target.http_port)
             else "is sshd running? `sudo systemctl status ssh`"
         )
         return Check(
@@ -182,9 +212,23 @@ class Response:
     ms: float
 
 
-def http_get(target: Target, path: str, timeout: float, headers: dict | None = None) -> Response:
+def http_get(
+    target: Target,
+    path: str,
+    timeout: float,
+    headers: dict | None = None,
+    *,
+    plain: bool = False,
+) -> Response:
+    """GET `path` on the web port (over TLS with HTTPS on), or on the plain HTTP port."""
     started = time.monotonic()
-    conn = http.client.HTTPConnection(target.host, target.port, timeout=timeout)
+    if target.https and not plain:
+        conn = http.client.HTTPSConnection(
+            target.host, target.port, timeout=timeout, context=target.tls_context()
+        )
+    else:
+        port = target.http_port if target.https else target.port
+        conn = http.client.HTTPConnection(target.host, port, timeout=timeout)
     try:
         conn.request("GET", path, headers={"User-Agent": "workbench-doctor", **(headers or {})})
         raw = conn.getresponse()
@@ -294,7 +338,12 @@ def _websocket(target: Target, service: Service, path: str, timeout: float) -> C
     )
     started = time.monotonic()
     try:
-        with socket.create_connection((target.host, target.port), timeout=timeout) as sock:
+        with socket.create_connection((target.host, target.port), timeout=timeout) as raw:
+            sock = (
+                target.tls_context().wrap_socket(raw, server_hostname=target.host)
+                if target.https
+                else raw
+            )
             sock.sendall(request.encode())
             head = _read_head(sock)
     except (TimeoutError, OSError) as error:
@@ -323,6 +372,110 @@ def _websocket(target: Target, service: Service, path: str, timeout: float) -> C
     )  # fmt: skip
 
 
+# -- HTTPS ---------------------------------------------------------------------------------------
+
+
+def check_certificate(target: Target, timeout: float) -> Check:
+    """The certificate NGINX presents, verified as a browser would: names, issuer, days left."""
+    where = f"{target.host}:{target.port}"
+    started = time.monotonic()
+    try:
+        with (
+            socket.create_connection((target.host, target.port), timeout=timeout) as raw,
+            target.tls_context().wrap_socket(raw, server_hostname=target.host) as tls,
+        ):
+            cert = tls.getpeercert()
+            version = tls.version()
+    except ssl.SSLCertVerificationError as error:
+        reason = error.verify_message or str(error)
+        hint = {
+            "certificate has expired": "renewals stopped: `sudo systemctl status "
+            "workbench-tls-renew.service`, then `sudo /opt/workbench/tls.sh renew`",
+            "unable to get local issuer certificate": "not from a CA this machine trusts: "
+            "acme_server=staging issues untrusted certificates (set production and deploy), "
+            "or pass --ca-file for a local Pebble",
+            "self-signed certificate in certificate chain": "a test CA: --ca-file for a local "
+            "Pebble, acme_server=production on AWS",
+        }.get(reason, "the name must be on the certificate: use the address or domain of the "
+                      "https setting (the LandingUrl output)")
+        return Check("tls", where, FAIL, f"certificate not valid here: {reason}",
+                     {"ms": _ms(started)}, hint)  # fmt: skip
+    except ssl.SSLError as error:
+        return Check("tls", where, FAIL, f"TLS handshake failed: {error.reason or error}",
+                     {"ms": _ms(started)}, "look at the NGINX error log: "
+                     "`sudo tail /var/log/nginx/error.log`")  # fmt: skip
+    except OSError as error:
+        return Check("tls", where, FAIL, f"connection failed: {error}", {}, "see the tcp check")
+    names = [value for _, value in cert.get("subjectAltName", ())]
+    issuer = dict(part[0] for part in cert.get("issuer", ()))
+    not_before = ssl.cert_time_to_seconds(cert["notBefore"])
+    not_after = ssl.cert_time_to_seconds(cert["notAfter"])
+    days_left = (not_after - time.time()) / 86400
+    lifetime = (not_after - not_before) / 86400
+    warn_under = expiry_warning_days(lifetime)
+    evidence = {
+        "names": names, "issuer": issuer.get("organizationName") or issuer.get("commonName", ""),
+        "days_left": round(days_left, 1), "lifetime_days": round(lifetime, 1),
+        "version": version, "ms": _ms(started),
+    }  # fmt: skip
+    summary = (
+        f"{', '.join(names)} from {evidence['issuer']}, {days_left:.1f} days left "
+        f"(of {lifetime:.0f}), {version}"
+    )
+    if days_left < warn_under:
+        return Check("tls", where, WARN, summary + f": under {warn_under} days", evidence,
+                     "renewals are failing: `sudo journalctl -u workbench-tls-renew`, then "
+                     "`sudo /opt/workbench/tls.sh renew`")  # fmt: skip
+    return Check("tls", where, OK, summary, evidence)
+
+
+def check_redirect(target: Target, timeout: float) -> Check:
+    """Plain HTTP answers with a redirect to the same path and query over HTTPS."""
+    path = "/jupyter/hub/login?next=%2Fdoctor"
+    where = f"http://{target.host}:{target.http_port}{path}"
+    expected = target.base + path
+    try:
+        response = http_get(target, path, timeout, plain=True)
+    except OSError as error:
+        return Check("redirect", where, FAIL, f"connection failed: {error}", {}, "see the tcp check")
+    location = response.headers.get("location", "")
+    evidence = {"status": response.status, "location": location, "ms": response.ms}
+    if response.status in (301, 308) and location == expected:
+        return Check("redirect", where, OK, f"{response.status} -> {location}", evidence)
+    return Check(
+        "redirect", where, FAIL,
+        f"{response.status}, expected a redirect to {expected}", evidence,
+        "is the rendered nginx.conf in place? `sudo /opt/workbench/provision.sh`",
+    )  # fmt: skip
+
+
+def check_renewal(target: Target, timeout: float) -> Check:
+    """The outcome of the instance's last certificate request or renewal (tls.sh's status)."""
+    try:
+        response = http_get(target, TLS_STATUS_PATH, timeout)
+    except OSError as error:
+        return Check("renewal", TLS_STATUS_PATH, FAIL, f"connection failed: {error}", {},
+                     "see the tls check")  # fmt: skip
+    if response.status == 404:
+        return Check("renewal", TLS_STATUS_PATH, SKIP, "no renewal recorded yet", {})
+    try:
+        status = json.loads(response.body)
+        result, at = status["result"], status["at"]
+    except (ValueError, KeyError, TypeError):
+        return Check("renewal", TLS_STATUS_PATH, FAIL,
+                     f"{response.status}: not a renewal status", {"status": response.status})  # fmt: skip
+    evidence = {"status": response.status, "at": at, "action": status.get("action")}
+    if result == "ok":
+        return Check("renewal", TLS_STATUS_PATH, OK, f"last {status.get('action')} ok at {at}",
+                     evidence)  # fmt: skip
+    return Check(
+        "renewal", TLS_STATUS_PATH, FAIL,
+        f"last {status.get('action')} failed at {at}: {status.get('reason', '')}", evidence,
+        "the current certificate keeps serving until it expires; "
+        "`sudo journalctl -u workbench-tls-renew`, then `sudo /opt/workbench/tls.sh renew`",
+    )  # fmt: skip
+
+
 def _read_head(sock: socket.socket) -> str:
     data = b""
     while b"\r\n\r\n" not in data and len(data) < 16384:
@@ -340,12 +493,25 @@ def diagnose(target: Target, config: WorkbenchConfig, *, timeout: float = 5.0) -
     checks = [check_dns(target)]
     if checks[0].verdict == FAIL:
         return checks
-    web = check_tcp(target, target.port, timeout, purpose="HTTP to NGINX")
+    if target.https:
+        plain = check_tcp(target, target.http_port, timeout, purpose="HTTP, redirects to HTTPS")
+        checks.append(plain)
+    web = check_tcp(
+        target, target.port, timeout, purpose="HTTPS to NGINX" if target.https else "HTTP to NGINX"
+    )
     checks.append(web)
     if target.ssh:
         checks.append(check_tcp(target, SSH_PORT, timeout, purpose="SSH"))
+    if target.https and plain.verdict == OK:
+        checks.append(check_redirect(target, timeout))
     if web.verdict == FAIL:
         return checks
+    if target.https:
+        certificate = check_certificate(target, timeout)
+        checks.append(certificate)
+        if certificate.verdict == FAIL:
+            return checks
+        checks.append(check_renewal(target, timeout))
     checks.append(check_landing(target, timeout))
     for service in public_services(config):
         service_checks = check_service(target, service, timeout)
@@ -386,9 +552,12 @@ def render_table(checks: list[Check], hints: list[str]) -> str:
             out.append(f"    next: {check.next_step}")
     failed = sum(c.verdict == FAIL for c in checks)
     skipped = sum(c.verdict == SKIP for c in checks)
+    warned = sum(c.verdict == WARN for c in checks)
     out.append("")
     if failed:
         out.append(f"{failed} of {len(checks)} checks failed")
+    elif warned:
+        out.append(f"no check failed ({warned} warning{'s' if warned > 1 else ''})")
     elif skipped:
         out.append(f"no check failed ({skipped} skipped: not on this target)")
     else:
@@ -409,6 +578,8 @@ def _evidence_text(evidence: dict) -> str:
         parts.append(f"{evidence['ms']:.0f} ms")
     if "addresses" in evidence:
         parts.append(", ".join(evidence["addresses"]))
+    if "days_left" in evidence:
+        parts.append(f"{evidence['days_left']} days left")
     return "; ".join(parts)
 
 
@@ -429,13 +600,20 @@ def run(
     as_json: bool,
     region: str | None = None,
     write: Callable[[str], None] = print,
+    ca_file: str | None = None,
+    http_port: int = HTTP_PORT,
 ) -> int:
     if timeout <= 0 or timeout > 120:
         raise DoctorError(f"--timeout: got {timeout:g}; expected seconds from 0.1 to 120")
+    if ca_file is not None and not os.path.isfile(ca_file):
+        raise DoctorError(f"--ca-file: got {ca_file!r}; expected a PEM file of trusted roots")
+    if not 1 <= http_port <= 65535:
+        raise DoctorError(f"--http-port: got {http_port}; expected a port from 1 to 65535")
     if url:
-        target = target_from_url(url)
+        target = target_from_url(url, ca_file=ca_file, http_port=http_port)
     else:
         target = target_from_stack(stack or config.stack_name, config, region=region)
+        target = dataclasses.replace(target, ca_file=ca_file)
     checks = diagnose(target, config, timeout=timeout)
     hints = tunnel_hints(target, config, checks)
     failed = any(c.verdict == FAIL for c in checks)
@@ -467,7 +645,17 @@ def main(argv: list[str] | None = None, config: WorkbenchConfig | None = None) -
         description="Find where traffic to the workbench stops: DNS, firewall, proxy, service.",
     )
     parser.add_argument("--stack", help="CloudFormation stack name (default: the configured one)")
-    parser.add_argument("--url", help="probe this address instead: http://HOST[:PORT]")
+    parser.add_argument(
+        "--url", help="probe this address instead: http://HOST[:PORT] or https://HOST[:PORT]"
+    )
+    parser.add_argument(
+        "--ca-file",
+        help="with https: trust this CA file (a local Pebble's root) instead of the system's",
+    )
+    parser.add_argument(
+        "--http-port", type=int, default=HTTP_PORT,
+        help="with an https --url: the plain HTTP port that should redirect (default 80)",
+    )  # fmt: skip
     parser.add_argument("--region", help="AWS region of the stack (default: your AWS config)")
     parser.add_argument("--timeout", type=float, default=5.0, help="seconds per check (5)")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
@@ -484,6 +672,8 @@ def main(argv: list[str] | None = None, config: WorkbenchConfig | None = None) -
             timeout=args.timeout,
             as_json=args.json,
             region=args.region,
+            ca_file=args.ca_file,
+            http_port=args.http_port,
         )
     except (DoctorError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -130,6 +130,10 @@ def services(config: WorkbenchConfig) -> tuple[Service, ...]:
             long_timeout=True,
             buffering=False,
             health_path="/hub/login",
+            # X-Forwarded-Proto does not survive configurable-http-proxy, which appends its own
+            # scheme ("https,http"; tornado reads the last): X-Scheme, which tornado reads
+            # first, tells the hub that the browser came over HTTPS (Secure cookies).
+            extra_headers=(("X-Scheme", "$scheme"),),
             # JupyterHub's own defaults, named so that tests and local runs can move them.
             internal_ports=(("hub", 8081), ("proxy-api", 8001)),
             uses_home=True,

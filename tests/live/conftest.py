@@ -13,7 +13,15 @@ from dataclasses import dataclass
 import pytest
 
 from workbench.config import WorkbenchConfig
-from workbench.local.runner import REPO, LocalWorkbench, ProcessSpec, Supervisor, start_workbench
+from workbench.local.acme import Pebble, start_pebble
+from workbench.local.runner import (
+    REPO,
+    LocalWorkbench,
+    ProcessSpec,
+    Supervisor,
+    free_port,
+    start_workbench,
+)
 
 # Anything slower than this is stuck (JupyterHub spawn, a server that never answers).
 LIVE_TIMEOUT = 180
@@ -70,3 +78,12 @@ def public_api(tmp_path_factory):
     config = WorkbenchConfig(penguin_api_public=True)
     with Supervisor(workdir / "logs") as supervisor:
         yield Live(start_workbench(config, workdir, supervisor, only=["api"]), supervisor)
+
+
+@pytest.fixture(scope="session")
+def pebble(tmp_path_factory) -> Pebble:
+    """One Pebble per session (per xdist worker), shared by every test that needs an ACME
+    server. It validates challenges on `pebble.http_port`: the NGINX under test listens there."""
+    workdir = tmp_path_factory.mktemp("pebble")
+    with Supervisor(workdir / "logs") as supervisor:
+        yield start_pebble(supervisor, workdir, http_port=free_port())

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import socket
+import ssl
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
@@ -13,11 +15,17 @@ WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 
 def websocket_handshake(
-    url: str, *, origin: str | None = None, cookies: str = "", host: str | None = None
+    url: str,
+    *,
+    origin: str | None = None,
+    cookies: str = "",
+    host: str | None = None,
+    context: ssl.SSLContext | None = None,
 ) -> tuple[int, dict[str, str]]:
     """Send a browser-like websocket upgrade to `url`; return the status and response headers.
 
     A 101 whose Sec-WebSocket-Accept matches the key is a real upgrade; anything else raises.
+    An https:// (wss) `url` goes through TLS with `context` (which says what to trust).
     """
     parts = urlsplit(url)
     key = base64.b64encode(os.urandom(16)).decode()
@@ -32,7 +40,14 @@ def websocket_handshake(
     ]
     if cookies:
         lines.append(f"Cookie: {cookies}")
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+    with contextlib.ExitStack() as stack:
+        sock = stack.enter_context(socket.create_connection((parts.hostname, parts.port), timeout=10))
+        if parts.scheme == "https":
+            sock = stack.enter_context(
+                (context or ssl.create_default_context()).wrap_socket(
+                    sock, server_hostname=parts.hostname
+                )
+            )
         sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         data = b""
         while b"\r\n\r\n" not in data:

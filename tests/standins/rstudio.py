@@ -4,7 +4,8 @@ It behaves like RStudio Server (open source) behind a proxy in the ways the prox
 - Its root path comes from the `X-RStudio-Root-Path` request header (what NGINX sets); without
   it, `/`.
 - Every redirect is absolute, built from the Host header plus that root path, as RStudio does:
-  an anonymous `GET /` answers 302 to `http://<Host><root>/auth-sign-in?appUri=%2F`. A proxy that
+  an anonymous `GET /` answers 302 to `http://<Host><root>/auth-sign-in?appUri=%2F` (`https://`
+  when X-Forwarded-Proto says https). A proxy that
   sends the wrong Host (e.g. `$host`, which drops a non-default port) sends the browser to the
   wrong place; one that drops the root-path header loses the prefix.
 - Sign-in (`POST /auth-do-sign-in`) checks the CSRF cookie against the form field and the Origin
@@ -59,7 +60,12 @@ class RStudioStandIn(BaseHTTPRequestHandler):
     def absolute(self, path: str) -> str:
         """An absolute URL under the root path, from Host, as RStudio writes its Location."""
         host = self.headers.get("Host", "")
-        return f"http://{host}{self.root_path()}{path.lstrip('/')}"
+        return f"{self.scheme()}://{host}{self.root_path()}{path.lstrip('/')}"
+
+    def scheme(self) -> str:
+        """Behind a TLS proxy RStudio takes the scheme from X-Forwarded-Proto: without it, its
+        redirects send the browser back to http:// (the proxy's redirect port)."""
+        return self.headers.get("X-Forwarded-Proto", "http")
 
     def cookies(self) -> dict[str, str]:
         jar = SimpleCookie(self.headers.get("Cookie", ""))
