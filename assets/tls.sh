@@ -19,6 +19,7 @@ set -a
 # shellcheck source=/dev/null # rendered into the bundle beside this script
 . "$HERE/tls.env"
 set +a
+TLS_NGINX_FULL="${TLS_NGINX_FULL:-$HERE/nginx.conf}"
 # certbot (requests) trusts this CA for the ACME server's own HTTPS: a local Pebble's.
 if [[ -n "${TLS_ACME_CA:-}" ]]; then export REQUESTS_CA_BUNDLE="$TLS_ACME_CA"; fi
 

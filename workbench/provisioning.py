@@ -92,6 +92,13 @@ INSTALL_STEPS: tuple[InstallStep, ...] = (
         files=("shiny-server.conf.j2", "penguins-app/requirements.txt"),
         needed=lambda config: config.penguins_app,
     ),
+    InstallStep(
+        name="certbot",
+        summary="certbot 5.8 in its own venv (/opt/certbot), every dependency pinned by hash",
+        files=("certbot/requirements.txt",),
+        # Every configuration: turning https on later needs no install, and `all` stays what
+        # `install` then `configure` does.
+    ),
 )
 
 
@@ -126,5 +133,9 @@ def configure_steps(config: WorkbenchConfig) -> tuple[str, ...]:
     steps = ["identity", "home", "user", "rstudio-service", "jupyterhub-service", "api-service"]
     if config.penguins_app:
         steps.append("shiny-service")
-    steps += ["nginx", "health"]
+    steps.append("nginx")
+    if config.https_on:
+        # After nginx: its port 80 answers the challenge; then NGINX serves the certificate.
+        steps.append("tls")
+    steps.append("health")
     return tuple(steps)

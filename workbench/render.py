@@ -205,6 +205,7 @@ def _context(config: WorkbenchConfig, target: Target) -> dict[str, object]:
     all_services = services(config)
     return {
         "tls": _tls(config, target),
+        "renew_unit": TLS_RENEW_UNIT,
         "renew_calendar": RENEW_CALENDAR,
         "renew_delay": RENEW_DELAY,
         # nginx.conf.j2: the full config (every location); nginx-acme.conf sets it False.
@@ -252,6 +253,8 @@ _STATIC: tuple[tuple[str, str], ...] = (
     ("jupyterhub/chp/package-lock.json", "jupyterhub/chp/package-lock.json"),
     ("home-volume.sh", "home-volume.sh"),
     ("identity.sh", "identity.sh"),
+    # certbot's pinned venv: an install step (an image bakes it whatever the config).
+    ("certbot/requirements.txt", "certbot/requirements.txt"),
 )
 # Only with HTTPS on: certbot's parameters, the renewal timer, certbot's pinned requirements and
 # the one script that runs certbot (provision.sh, the timer, local mode and the tests).
@@ -260,10 +263,7 @@ _TLS_FILES: tuple[tuple[str, str, int], ...] = (
     (f"systemd/{TLS_RENEW_UNIT}.service.j2", f"systemd/{TLS_RENEW_UNIT}.service", 0o644),
     (f"systemd/{TLS_RENEW_UNIT}.timer.j2", f"systemd/{TLS_RENEW_UNIT}.timer", 0o644),
 )
-_TLS_STATIC: tuple[tuple[str, str], ...] = (
-    ("tls.sh", "tls.sh"),
-    ("certbot/requirements.txt", "certbot/requirements.txt"),
-)
+_TLS_STATIC: tuple[tuple[str, str], ...] = (("tls.sh", "tls.sh"),)
 # Directories copied as they are (templates in them are rendered through _FILES instead).
 _STATIC_DIRS: tuple[str, ...] = ("penguin-api", "penguins-app")
 

@@ -199,10 +199,27 @@ case "$name" in
     [[ "${1:-}" == -c ]] && exec "$STUB_PYTHON3" "$@"
     dir=$(last "$@")
     mkdir -p "$dir/bin"
-    for tool in python pip uvicorn jupyterhub jupyterhub-singleuser; do ln -sf "$STUB_BIN/stub" "$dir/bin/$tool"; done ;;
+    for tool in python pip uvicorn jupyterhub jupyterhub-singleuser certbot; do ln -sf "$STUB_BIN/stub" "$dir/bin/$tool"; done ;;
   python)
     # The training script writes the model next to the app.
     [[ "${1:-}" == *.py ]] && echo "trained (stub)" >"$PWD/model.stub" ;;
+  certbot)
+    # certonly: a certificate in --config-dir unless one is there ("not yet due"), then the
+    # deploy hook, as certbot runs it. STUB_FAIL_CERTBOT=DETAIL: the CA's answer to a failed
+    # challenge, in certbot's words.
+    if [[ -n "${STUB_FAIL_CERTBOT:-}" ]]; then
+      printf 'Certbot failed to authenticate some domains (authenticator: webroot). The Certificate Authority reported these problems:\n  Identifier: stub\n  Type:   connection\n  Detail: %s\n\nSome challenges have failed.\n' "$STUB_FAIL_CERTBOT"
+      exit 1
+    fi
+    live="$(after --config-dir "$@")/live/$(after --cert-name "$@" || echo workbench)"
+    if [[ "$1" == certonly && -f "$live/fullchain.pem" ]]; then
+      echo "Certificate not yet due for renewal; no action taken."
+    elif [[ "$1" == certonly ]] || has --force-renewal "$@"; then
+      mkdir -p "$live"
+      for f in cert chain fullchain privkey; do echo "stub $f $(calls_of certbot)" >"$live/$f.pem"; done
+      echo "Successfully received certificate."
+      bash -c "$(after --deploy-hook "$@")"
+    fi ;;
   node)
     [[ "${1:-}" == --version ]] && echo "v$STUB_NODE_VERSION" ;;
   npm)

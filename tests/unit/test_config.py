@@ -46,6 +46,13 @@ def test_config_is_frozen():
         ("home_snapshot_id", "snap-01234567", "snap-01234567"),
         ("idle_stop_minutes", "0", 0),
         ("idle_stop_minutes", 90, 90),
+        ("https", "off", "off"),
+        ("https", "IP", "ip"),
+        ("https", "Workbench.Example.ORG.", "workbench.example.org"),
+        ("acme_email", "ops@example.org", "ops@example.org"),
+        ("acme_email", None, None),
+        ("acme_server", "Staging", "staging"),
+        ("acme_server", "https://127.0.0.1:14000/dir", "https://127.0.0.1:14000/dir"),
     ],
 )
 def test_good_values_parse(key, raw, expected):
@@ -164,6 +171,90 @@ BAD_VALUES = [
         "home_volume_gb: got '0'; expected a whole number of GiB from 1 to 16384",
     ),
 ]
+HTTPS_ALLOWED = (
+    "expected off, ip (a certificate for the Elastic IP) or a domain name such as "
+    "workbench.example.org (no wildcard, no IP address)"
+)
+BAD_VALUES += [
+    ("https", "on", None),
+    ("https", "203.0.113.10", f"https: got '203.0.113.10'; {HTTPS_ALLOWED}"),
+    ("https", "*.example.org", f"https: got '*.example.org'; {HTTPS_ALLOWED}"),
+    ("https", "-bad.example.org", f"https: got '-bad.example.org'; {HTTPS_ALLOWED}"),
+    ("https", True, f"https: got True; {HTTPS_ALLOWED}"),
+    ("https", "localhost", f"https: got 'localhost'; {HTTPS_ALLOWED}"),
+    (
+        "acme_email",
+        "ops.example.org",
+        "acme_email: got 'ops.example.org'; expected an email address for Let's Encrypt's "
+        "expiry notices",
+    ),
+    (
+        "acme_server",
+        "http://127.0.0.1:14000/dir",
+        "acme_server: got 'http://127.0.0.1:14000/dir'; expected production, staging or the "
+        "https:// URL of an ACME directory",
+    ),
+    (
+        "hosted_zone_id",
+        "zone-1",
+        "hosted_zone_id: got 'zone-1'; expected a Route 53 hosted zone ID such as "
+        "Z0123456789ABCDEFGHIJ",
+    ),
+    (
+        "hosted_zone_name",
+        "example..org",
+        "hosted_zone_name: got 'example..org'; expected a DNS name such as workbench.example.org",
+    ),
+]
+BAD_VALUES = [
+    (key, raw, message or f"{key}: got {raw!r}; {HTTPS_ALLOWED}") for key, raw, message in BAD_VALUES
+]
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        (
+            {"https": "ip", "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
+             "hosted_zone_name": "example.org"},
+            "hosted_zone_id: got 'Z0123456789ABCDEFGHIJ'; expected no hosted zone unless https "
+            "is a domain name (https is 'ip': there is no DNS record to create)",
+        ),
+        (
+            {"https": "wb.example.org", "hosted_zone_id": "Z0123456789ABCDEFGHIJ"},
+            "hosted_zone_id: got 'Z0123456789ABCDEFGHIJ'; expected hosted_zone_id and "
+            "hosted_zone_name together (both or neither)",
+        ),
+        (
+            {"https": "wb.example.org", "hosted_zone_name": "example.org"},
+            "hosted_zone_name: got 'example.org'; expected hosted_zone_id and hosted_zone_name "
+            "together (both or neither)",
+        ),
+        (
+            {"https": "wb.example.org", "hosted_zone_id": "Z0123456789ABCDEFGHIJ",
+             "hosted_zone_name": "ample.org"},
+            "hosted_zone_name: got 'ample.org'; expected the zone that contains https's domain "
+            "'wb.example.org'",
+        ),
+    ],
+)  # fmt: skip
+def test_keys_that_go_together(context, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config(context)
+    assert str(caught.value) == message
+
+
+def test_a_hosted_zone_for_the_domain_or_its_parent():
+    for zone in ("example.org", "wb.example.org"):
+        config = load_config(
+            {"https": "wb.example.org", "hosted_zone_id": "/hostedzone/Z0123456789ABCDEFGHIJ",
+             "hosted_zone_name": zone}
+        )  # fmt: skip
+        assert (config.hosted_zone_id, config.hosted_zone_name) == ("Z0123456789ABCDEFGHIJ", zone)
+    assert load_config({"acme_server": "staging"}).acme_directory.startswith(
+        "https://acme-staging-v02."
+    )
+    assert load_config({"https": "ip"}).domain is None
 
 
 @pytest.mark.parametrize(("key", "raw", "message"), BAD_VALUES)

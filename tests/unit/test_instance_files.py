@@ -182,11 +182,12 @@ def test_every_service_provision_starts_is_in_the_registry(bundles):
 
 
 def test_nginx_accepts_the_instance_config_with_the_command_provision_runs(bundles):
-    """provision.sh runs `nginx -t -q -c <bundle>/nginx.conf` before installing it."""
+    """provision.sh runs `nginx -t -q -c <bundle>/nginx.conf` (the pre-certificate
+    nginx-acme.conf before a first certificate) before installing it."""
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     assert Path(nginx).exists(), "make system installs nginx (Debian package)"
     script = (bundles["default"] / "provision.sh").read_text()
-    assert 'nginx -t -q -c "$BUNDLE/nginx.conf"' in script
+    assert 'local src="$BUNDLE/nginx.conf"' in script and 'nginx -t -q -c "$src"' in script
     assert INSTANCE.listen == "80"
     for name, bundle in bundles.items():
         done = subprocess.run(
