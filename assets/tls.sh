@@ -26,8 +26,13 @@ if [[ -n "${TLS_ACME_CA:-}" ]]; then export REQUESTS_CA_BUNDLE="$TLS_ACME_CA"; f
 log() { echo "$(date -Is) tls: $*"; }
 
 # status RESULT [REASON]: the outcome of this attempt, as JSON (python: every value escaped).
+# Only a report: failing to write it never fails the attempt.
 status() {
   mkdir -p "$(dirname "$TLS_STATUS_FILE")"
+  write_status "$@" || log "could not write ${TLS_STATUS_FILE}"
+}
+
+write_status() {
   "$TLS_PYTHON" - "$TLS_STATUS_FILE" "$1" "${2:-}" "$ACTION" "$TLS_CONFIG_DIR/live/$TLS_CERT_NAME/cert.pem" <<'PY'
 import datetime, json, os, sys
 from pathlib import Path
