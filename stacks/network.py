@@ -7,7 +7,7 @@ from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from workbench.config import WorkbenchConfig
-from workbench.services import HTTP_PORT, SSH_PORT
+from workbench.services import HTTP_PORT, HTTPS_PORT, SSH_PORT
 
 # Stable logical ID: a renamed construct must not replace the group (and the instance with it).
 SECURITY_GROUP_LOGICAL_ID = "WorkbenchSecurityGroup"
@@ -58,6 +58,14 @@ class WorkbenchNetwork(Construct):
             ec2.Port.tcp(HTTP_PORT),
             "HTTP to NGINX, which proxies each service by path",
         )
+        if config.https_on:
+            # Only with HTTPS on: the default stays the chapter's 22 + 80. Port 80 stays open
+            # too: it answers Let's Encrypt's http-01 challenges and redirects to 443.
+            self.security_group.add_ingress_rule(
+                ec2.Peer.any_ipv4(),
+                ec2.Port.tcp(HTTPS_PORT),
+                f"HTTPS to NGINX (https={config.https}); port 80 only redirects",
+            )
         if config.ssh_cidr is not None:
             self.security_group.add_ingress_rule(
                 ec2.Peer.ipv4(config.ssh_cidr),
@@ -75,7 +83,8 @@ class WorkbenchNetwork(Construct):
         Validations.of(self.security_group).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-EC23",
-                reason="Port 80 is public by design (the workbench's single web entry point); "
+                reason="Port 80 is public by design (the workbench's single web entry point), "
+                "and 443 with https on (80 then only redirects and answers ACME challenges); "
                 "port 22 follows the ssh_cidr setting, and ssh_cidr=none removes it.",
             )
         )

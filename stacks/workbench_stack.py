@@ -12,6 +12,7 @@ from constructs import Construct
 
 from stacks.address import WorkbenchAddress
 from stacks.deployment import Deployment
+from stacks.dns import DnsRecord
 from stacks.identity import grant_identity
 from stacks.idle import IdleStop
 from stacks.network import WorkbenchNetwork
@@ -63,6 +64,7 @@ class WorkbenchStack(Stack):
         self._add_deployment()
         Recovery(self, "Recovery", instance_id=self.server.instance.instance_id)
         self.idle_stop = self._add_idle_stop()
+        self.dns_record = self._add_dns_record()
         self._add_outputs()
 
     def _add_home_volume(self) -> HomeVolume:
@@ -123,6 +125,12 @@ class WorkbenchStack(Stack):
             Fn.join("", ["ec2-", dashed, ".compute-1.amazonaws.com"]),
             Fn.join("", ["ec2-", dashed, ".", self.region, ".compute.amazonaws.com"]),
         ).to_string()
+
+    def _add_dns_record(self) -> DnsRecord | None:
+        if not self.config.hosted_zone_id:
+            return None
+        # The Elastic IP: the stack outputs' {ip}.
+        return DnsRecord(self, "Dns", config=self.config, address=self.address.public_ip)
 
     def _add_outputs(self) -> None:
         instance = self.server.instance

@@ -9,7 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from workbench.config import LOGIN_USER, WorkbenchConfig
-from workbench.services import SSH_USER, Service, public_services, services, ssh_tunnel
+from workbench.services import (
+    SSH_USER,
+    Service,
+    certificate_names,
+    public_services,
+    services,
+    ssh_tunnel,
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,22 +54,45 @@ def _tunnel(config: WorkbenchConfig, service: Service) -> str:
     )
 
 
+def web_origin(config: WorkbenchConfig) -> str:
+    """Where browsers go, as a `str.format` template: http://{ip} by default; with HTTPS the
+    name on the certificate (the address, or the domain)."""
+    if not config.https_on:
+        return "http://{ip}"
+    (name,) = certificate_names(config, address="{ip}")
+    return f"https://{name}"
+
+
 def output_specs(config: WorkbenchConfig) -> tuple[OutputSpec, ...]:
+    origin = web_origin(config)
     specs = [
         OutputSpec(
             name="LandingUrl",
             description="The workbench's landing page",
-            template="http://{ip}/",
+            template=f"{origin}/",
         )
     ]
     specs += [
         OutputSpec(
             name=url_output_name(s),
             description=f"{s.title} through NGINX",
-            template=f"http://{{ip}}{s.location}",
+            template=f"{origin}{s.location}",
         )
         for s in public_services(config)
     ]
+    if config.domain:
+        specs.append(
+            OutputSpec(
+                name="DnsRecord",
+                description=(
+                    f"The A record in hosted zone {config.hosted_zone_id} (created by the stack)"
+                    if config.hosted_zone_id
+                    else "Create this A record at your DNS provider before the first deploy "
+                    "completes: Let's Encrypt resolves the name to validate it"
+                ),
+                template=f"{config.domain} A {{ip}}",
+            )
+        )
     specs += [
         OutputSpec(
             name="PublicIp",
