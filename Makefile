@@ -55,8 +55,8 @@ node_modules/.installed: package.json package-lock.json
 system: ## Debian packages the live tests need (SYSTEM_PACKAGES: nginx, chromium, e2fsprogs, ...)
 	@scripts/system-packages.sh $(SYSTEM_PACKAGES)
 
-local: setup system ## the whole workbench on this machine (LOCAL_PORT=8080); Ctrl-C stops it
-	@$(PY) -m workbench local --port $(or $(LOCAL_PORT),8080) $(LOCAL_ARGS)
+local: setup system ## the whole workbench on this machine (LOCAL_PORT=8080, LOCAL_HTTPS_PORT=8443); Ctrl-C stops it
+	@$(PY) -m workbench local --port $(or $(LOCAL_PORT),8080) --https-port $(or $(LOCAL_HTTPS_PORT),8443) $(LOCAL_ARGS)
 
 local-down: ## stop a `make local` left running
 	@$(PY) -m workbench local --down

@@ -84,7 +84,9 @@ class WorkbenchConfig:
         zone_id, zone_name = self.hosted_zone_id, self.hosted_zone_name
         if (zone_id is None) != (zone_name is None):
             key, value = ("hosted_zone_id", zone_id) if zone_id else ("hosted_zone_name", zone_name)
-            raise _fail(key, value, "hosted_zone_id and hosted_zone_name together (both or neither)")
+            raise _fail(
+                key, value, "hosted_zone_id and hosted_zone_name together (both or neither)"
+            )
         if zone_id is not None and self.domain is None:
             raise _fail(
                 "hosted_zone_id", zone_id, f"no hosted zone unless https is a domain name "
@@ -94,7 +96,9 @@ class WorkbenchConfig:
             self.domain == zone_name or self.domain.endswith("." + zone_name)
         ):
             raise _fail(
-                "hosted_zone_name", zone_name, f"the zone that contains https's domain {self.domain!r}"
+                "hosted_zone_name",
+                zone_name,
+                f"the zone that contains https's domain {self.domain!r}",
             )
 
     @property

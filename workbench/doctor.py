@@ -7,6 +7,7 @@ Each check gives a verdict, the evidence (status, timing, headers) and the next 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import http.client
 import json
 import os
@@ -15,7 +16,6 @@ import ssl
 import sys
 import time
 from collections.abc import Callable
-import dataclasses
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlsplit
 
@@ -88,9 +88,7 @@ class Check:
 # -- finding the target --------------------------------------------------------------------------
 
 
-def target_from_url(
-    url: str, *, ca_file: str | None = None, http_port: int = HTTP_PORT
-) -> Target:
+def target_from_url(url: str, *, ca_file: str | None = None, http_port: int = HTTP_PORT) -> Target:
     parts = urlsplit(url if "://" in url else f"http://{url}")
     allowed = (
         "http://HOST[:PORT] or https://HOST[:PORT] (for example http://203.0.113.10, "
@@ -396,8 +394,11 @@ def check_certificate(target: Target, timeout: float) -> Check:
             "or pass --ca-file for a local Pebble",
             "self-signed certificate in certificate chain": "a test CA: --ca-file for a local "
             "Pebble, acme_server=production on AWS",
-        }.get(reason, "the name must be on the certificate: use the address or domain of the "
-                      "https setting (the LandingUrl output)")
+        }.get(
+            reason,
+            "the name must be on the certificate: use the address or domain of the "
+            "https setting (the LandingUrl output)",
+        )
         return Check("tls", where, FAIL, f"certificate not valid here: {reason}",
                      {"ms": _ms(started)}, hint)  # fmt: skip
     except ssl.SSLError as error:
@@ -437,7 +438,9 @@ def check_redirect(target: Target, timeout: float) -> Check:
     try:
         response = http_get(target, path, timeout, plain=True)
     except OSError as error:
-        return Check("redirect", where, FAIL, f"connection failed: {error}", {}, "see the tcp check")
+        return Check(
+            "redirect", where, FAIL, f"connection failed: {error}", {}, "see the tcp check"
+        )
     location = response.headers.get("location", "")
     evidence = {"status": response.status, "location": location, "ms": response.ms}
     if response.status in (301, 308) and location == expected:
@@ -462,8 +465,10 @@ def check_renewal(target: Target, timeout: float) -> Check:
         status = json.loads(response.body)
         result, at = status["result"], status["at"]
     except (ValueError, KeyError, TypeError):
-        return Check("renewal", TLS_STATUS_PATH, FAIL,
-                     f"{response.status}: not a renewal status", {"status": response.status})  # fmt: skip
+        return Check(
+            "renewal", TLS_STATUS_PATH, FAIL, f"{response.status}: not a renewal status",
+            {"status": response.status},
+        )  # fmt: skip
     evidence = {"status": response.status, "at": at, "action": status.get("action")}
     if result == "ok":
         return Check("renewal", TLS_STATUS_PATH, OK, f"last {status.get('action')} ok at {at}",

@@ -41,7 +41,9 @@ def websocket_handshake(
     if cookies:
         lines.append(f"Cookie: {cookies}")
     with contextlib.ExitStack() as stack:
-        sock = stack.enter_context(socket.create_connection((parts.hostname, parts.port), timeout=10))
+        sock = stack.enter_context(
+            socket.create_connection((parts.hostname, parts.port), timeout=10)
+        )
         if parts.scheme == "https":
             sock = stack.enter_context(
                 (context or ssl.create_default_context()).wrap_socket(

@@ -166,3 +166,39 @@ def test_local_down_with_nothing_running(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0
     assert result.stdout == "make local is not running\n"
+
+
+def test_https_ip_serves_a_pebble_certificate_and_prints_the_ca_file(pebble, tmp_path, capsys):
+    """`make local -c https=ip`'s serving half, cheaply: the summary's CA file works with curl,
+    port 80's stand-in redirects. (The emulator deploy is the module's; the sign-in over HTTPS
+    through the same rendered NGINX is tests/live/test_tls.py's.)"""
+    import shutil
+
+    from workbench.local import mode
+
+    config = mode.load_local_config(["https=ip"])
+    https_port = free_port()
+    with mode.serve(
+        config, state=tmp_path, port=pebble.http_port, https_port=https_port, pebble=pebble, only=[]
+    ) as served:
+        url = f"https://127.0.0.1:{https_port}/"
+        mode.summary(config, url=url, state=tmp_path, emu=_NoEmulator(), outputs={}, served=served)
+        out = capsys.readouterr().out
+        ca_file = re.search(r"^\s+CA file\s+(\S+)", out, re.M).group(1)
+        assert f"curl --cacert {ca_file} {url}" in out
+        curl = shutil.which("curl")
+        landing = subprocess.run(
+            [curl, "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert", ca_file, url],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert landing.stdout == "200", landing.stderr
+        redirect = subprocess.run(
+            [curl, "-s", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}",
+             f"http://127.0.0.1:{pebble.http_port}/jupyter/?x=1"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert redirect.stdout == f"308 https://127.0.0.1:{https_port}/jupyter/?x=1"
+
+
+class _NoEmulator:
+    endpoint = "http://localhost:0"

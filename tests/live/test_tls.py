@@ -110,9 +110,13 @@ def test_pebble_issues_a_certificate_for_127_0_0_1_through_the_rendered_nginx(tl
     live = Path(tls.wb.target.tls_dir) / "live/workbench/cert.pem"
     assert x509.load_pem_x509_certificate(live.read_bytes()).serial_number == cert.serial_number
     # The deploy hook replaced the pre-certificate config with the full one.
-    assert Path(tls.wb.target.nginx_conf).read_bytes() == (tls.wb.bundle / "nginx.conf").read_bytes()
+    assert (
+        Path(tls.wb.target.nginx_conf).read_bytes() == (tls.wb.bundle / "nginx.conf").read_bytes()
+    )
     assert tls.status()["result"] == "ok"
-    print(f"\nfirst certificate from Pebble (NGINX start included): {tls.first_certificate_s:.2f} s")
+    print(
+        f"\nfirst certificate from Pebble (NGINX start included): {tls.first_certificate_s:.2f} s"
+    )
 
 
 def test_tls_1_2_at_least_and_no_weak_cipher(tls):
@@ -126,7 +130,7 @@ def test_tls_1_2_at_least_and_no_weak_cipher(tls):
     weak = tls.context()
     weak.maximum_version = ssl.TLSVersion.TLSv1_2
     weak.set_ciphers("AES128-SHA:AES256-SHA")
-    with pytest.raises(ssl.SSLError, match="HANDSHAKE_FAILURE|handshake failure"):
+    with pytest.raises(ssl.SSLError, match=r"HANDSHAKE_FAILURE|handshake failure"):
         served(tls.port, weak)
 
 
@@ -285,7 +289,9 @@ def test_a_domain_gets_its_certificate_and_hsts(tls, tmp_path):
         socket.create_connection(("127.0.0.1", tls.port), timeout=10) as sock,
         tls.context().wrap_socket(sock, server_hostname=domain) as conn,
     ):
-        conn.sendall(f"GET / HTTP/1.1\r\nHost: {domain}:{tls.port}\r\nConnection: close\r\n\r\n".encode())
+        conn.sendall(
+            f"GET / HTTP/1.1\r\nHost: {domain}:{tls.port}\r\nConnection: close\r\n\r\n".encode()
+        )
         head = b""
         while b"\r\n\r\n" not in head:
             head += conn.recv(4096)

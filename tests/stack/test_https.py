@@ -62,9 +62,9 @@ def test_a_hosted_zone_gets_the_a_record_to_the_public_address(synthesized):
     assert props["HostedZoneId"] == "Z0123456789ABCDEFGHIJ", "no lookup: the ID as given"
     assert props["TTL"] == "300"
     (address,) = props["ResourceRecords"]
-    assert json.dumps(address) == json.dumps(
-        template["Outputs"]["PublicIp"]["Value"]
-    ), "the record points where the outputs say the workbench is"
+    assert json.dumps(address) == json.dumps(template["Outputs"]["PublicIp"]["Value"]), (
+        "the record points where the outputs say the workbench is"
+    )
     dns = template["Outputs"]["DnsRecord"]
     assert "Z0123456789ABCDEFGHIJ" in dns["Description"]
 

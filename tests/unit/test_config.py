@@ -207,7 +207,8 @@ BAD_VALUES += [
     ),
 ]
 BAD_VALUES = [
-    (key, raw, message or f"{key}: got {raw!r}; {HTTPS_ALLOWED}") for key, raw, message in BAD_VALUES
+    (key, raw, message or f"{key}: got {raw!r}; {HTTPS_ALLOWED}")
+    for key, raw, message in BAD_VALUES
 ]
 
 

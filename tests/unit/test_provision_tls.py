@@ -36,7 +36,9 @@ def test_a_first_run_gets_a_certificate_through_port_80_then_serves_https(sandbo
     run = sandbox.run()
     assert run.returncode == 0, run.output
     steps = run.steps()
-    assert steps.index("certbot") < steps.index("nginx") < steps.index("tls") < steps.index("health")
+    assert (
+        steps.index("certbot") < steps.index("nginx") < steps.index("tls") < steps.index("health")
+    )
     pip = run.called("/opt/certbot/bin/pip", "install")
     assert pip and pip[0][-1].endswith("/certbot/requirements.txt"), "the hashed requirements"
     # NGINX started with the pre-certificate config: port 80 and the challenges only.
@@ -44,11 +46,18 @@ def test_a_first_run_gets_a_certificate_through_port_80_then_serves_https(sandbo
     (certonly,) = certbot_calls(run)
     args = certonly[1:]
     assert args[0] == "certonly"
-    for option in (["--webroot"], ["--ip-address", ADDRESS], ["--preferred-profile", "shortlived"],
-                   ["--cert-name", "workbench"], ["--keep-until-expiring"], ["--non-interactive"],
-                   ["--register-unsafely-without-email"],
-                   ["--server", "https://acme-v02.api.letsencrypt.org/directory"]):
-        assert any(args[i : i + len(option)] == option for i in range(len(args))), option  # fmt: skip
+    for option in (
+        ["--webroot"],
+        ["--ip-address", ADDRESS],
+        ["--preferred-profile", "shortlived"],
+        ["--cert-name", "workbench"],
+        ["--keep-until-expiring"],
+        ["--non-interactive"],
+        ["--register-unsafely-without-email"],
+        ["--server", "https://acme-v02.api.letsencrypt.org/directory"],
+    ):
+        found = any(args[i : i + len(option)] == option for i in range(len(args)))
+        assert found, option
     config_dir = args[args.index("--config-dir") + 1]
     assert config_dir == str(sandbox.root) + "/home/.workbench/letsencrypt", "on the /home volume"
     # The deploy hook installed the full config and reloaded NGINX, each after nginx -t.

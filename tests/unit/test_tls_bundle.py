@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import itertools
 import re
 import shutil
 import subprocess
@@ -74,7 +75,8 @@ def test_port_80_answers_challenges_and_redirects_everything_else(bundles, name)
         assert one(challenge, "root")["args"] == ["/var/lib/workbench/tls/webroot"]
         host = "workbench.example.org" if name == "domain" else "$host"
         assert one(locations[("/",)]["block"], "return")["args"] == [
-            "308", f"https://{host}$request_uri"
+            "308",
+            f"https://{host}$request_uri",
         ], "path and query kept; the default port 443 left out"
 
 
@@ -95,7 +97,9 @@ def test_every_location_is_served_on_443_with_the_certificate_and_modern_tls(bun
     assert one(tls, "ssl_certificate_key")["args"] == [f"{live}/privkey.pem"]
     assert one(tls, "ssl_protocols")["args"] == ["TLSv1.2", "TLSv1.3"]
     (ciphers,) = one(tls, "ssl_ciphers")["args"]
-    assert all(c.startswith("ECDHE-") and ("GCM" in c or "CHACHA20" in c) for c in ciphers.split(":"))
+    assert all(
+        c.startswith("ECDHE-") and ("GCM" in c or "CHACHA20" in c) for c in ciphers.split(":")
+    )
     assert not WEAK.search(ciphers), ciphers
     assert one(tls, "ssl_stapling")["args"] == ["off"], "no OCSP assumed"
     assert one(tls, "ssl_session_tickets")["args"] == ["off"]
@@ -124,7 +128,8 @@ def test_loopback_redirects_name_the_https_port(tmp_path):
     bundle = render_bundle(IP, tmp_path / "b", target=target)
     plain = Servers(bundle / "nginx.conf").by_listen("18080")
     assert one(Servers.locations(plain)[("/",)]["block"], "return")["args"] == [
-        "308", "https://$host:18443$request_uri"
+        "308",
+        "https://$host:18443$request_uri",
     ]
 
 
@@ -195,23 +200,32 @@ def test_tls_env_holds_the_certbot_parameters_and_the_environment_wins(bundles):
     ]
     domain = sourced(bundles["domain"], "TLS_KIND", "TLS_NAME", "TLS_EMAIL", "TLS_CERTBOT")
     assert domain == ["dns", "workbench.example.org", "ops@example.org", "/opt/certbot/bin/certbot"]
-    overridden = sourced(bundles["ip"], "TLS_SERVER", "TLS_CONFIG_DIR",
-                         TLS_SERVER="https://127.0.0.1:14000/dir", WORKBENCH_SYSROOT="/scratch")  # fmt: skip
+    overridden = sourced(
+        bundles["ip"],
+        "TLS_SERVER",
+        "TLS_CONFIG_DIR",
+        TLS_SERVER="https://127.0.0.1:14000/dir",
+        WORKBENCH_SYSROOT="/scratch",
+    )
     assert overridden == ["https://127.0.0.1:14000/dir", "/scratch/home/.workbench/letsencrypt"]
 
 
 def test_the_renewal_units_pass_systemd_analyze(bundles, tmp_path):
     analyze = shutil.which("systemd-analyze")
     assert analyze, "make system installs systemd-analyze"
-    units = [bundles["ip"] / "systemd" / f"{TLS_RENEW_UNIT}.{kind}" for kind in ("service", "timer")]
+    units = [
+        bundles["ip"] / "systemd" / f"{TLS_RENEW_UNIT}.{kind}" for kind in ("service", "timer")
+    ]
     done = subprocess.run(
         [analyze, "verify", "--man=no", *map(str, units)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     for line in (done.stdout + done.stderr).splitlines():
         # /bin/bash exists; the bundle's path does not on this machine.
-        assert re.search(r"Failed to prepare filename|not executable|No such file", line) is None \
-            or "/opt/workbench/tls.sh" in line, line
+        assert (
+            re.search(r"Failed to prepare filename|not executable|No such file", line) is None
+            or "/opt/workbench/tls.sh" in line
+        ), line
     service = parse_unit(units[0].read_text())["Service"]
     assert service["ExecStart"] == ["/bin/bash /opt/workbench/tls.sh renew"]
     assert service["Type"] == ["oneshot"]
@@ -246,7 +260,7 @@ def test_the_timer_renews_a_6_day_certificate_in_time(bundles):
         for m in re.findall(r"(?:Next elapse|Iter\. #\d+): \w+ (\S+ \S+)", calendar)
     ]
     assert len(starts) == 5, calendar
-    gaps = {(b - a).total_seconds() for a, b in zip(starts, starts[1:], strict=False)}
+    gaps = {(b - a).total_seconds() for a, b in itertools.pairwise(starts)}
     delay = _seconds(timer["RandomizedDelaySec"][0])
     worst_gap = max(gaps) + delay  # the first run early in its window, the next one late
     assert worst_gap <= 13 * 3600

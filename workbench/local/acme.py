@@ -44,7 +44,7 @@ class Pebble:
     http_port: int
     """Where Pebble's validation authority fetches http-01 challenges."""
     listener_ca: Path
-    """The self-signed certificate of Pebble's own HTTPS listeners (certbot's REQUESTS_CA_BUNDLE)."""
+    """The self-signed certificate of Pebble's own HTTPS (certbot trusts it: TLS_ACME_CA)."""
     root: Path
     """Pebble's issuing root (PEM): what a client of the certificates it issues must trust."""
 
@@ -56,11 +56,12 @@ class Pebble:
 
 def listener_certificate(directory: Path) -> tuple[Path, Path]:
     """A throwaway self-signed certificate for 127.0.0.1 and localhost (Pebble's own HTTPS)."""
+    import ipaddress
+
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "pebble listener")])
@@ -105,20 +106,15 @@ def start_pebble(supervisor: Supervisor, workdir: Path, *, http_port: int) -> Pe
     workdir.mkdir(parents=True, exist_ok=True)
     cert, key = listener_certificate(workdir)
     dns_port, chall_port, acme_port, management_port, tls_port = (free_port() for _ in range(5))
+    # No AAAA answers: the NGINX under test listens on 127.0.0.1 only. Its own challenge
+    # servers stay off: NGINX answers the challenges.
+    dns = ["-defaultIPv4", "127.0.0.1", "-defaultIPv6", "", "-dns01", f"127.0.0.1:{dns_port}"]
+    off = ["-http01", "", "-https01", "", "-tlsalpn01", ""]
     supervisor.start(
         ProcessSpec(
             name="pebble-challtestsrv",
-            argv=[
-                CHALLTESTSRV,
-                "-defaultIPv4", "127.0.0.1",
-                # No AAAA answers: the NGINX under test listens on 127.0.0.1 only.
-                "-defaultIPv6", "",
-                "-dns01", f"127.0.0.1:{dns_port}",
-                "-management", f"127.0.0.1:{chall_port}",
-                # Its own challenge servers stay off: NGINX answers the challenges.
-                "-http01", "", "-https01", "", "-tlsalpn01", "",
-            ],
-        )  # fmt: skip
+            argv=[CHALLTESTSRV, *dns, "-management", f"127.0.0.1:{chall_port}", *off],
+        )
     )
     config = workdir / "pebble-config.json"
     config.write_text(

@@ -29,6 +29,7 @@ from workbench.toolchain import tool_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PORT = 8080
+DEFAULT_HTTPS_PORT = 8443
 ACCOUNT = "123456789012"  # moto's default account
 LOCAL_UNAVAILABLE = (
     "{title} has no package for this machine, so local mode leaves it out; "
@@ -41,7 +42,7 @@ class LocalError(Exception):
     """Why local mode cannot go on: one line, printed as `error: ...`."""
 
 
-def check_port_free(port: int) -> None:
+def check_port_free(port: int, variable: str = "LOCAL_PORT") -> None:
     with socket.socket() as sock:
         # As NGINX binds: connections of a run that just stopped (TIME_WAIT) do not count.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -51,7 +52,7 @@ def check_port_free(port: int) -> None:
             if error.errno == errno.EADDRINUSE:
                 raise LocalError(
                     f"port {port} is busy: another program listens on 127.0.0.1:{port}; "
-                    f"choose another with `make local LOCAL_PORT=<port>`"
+                    f"choose another with `make local {variable}=<port>`"
                 ) from None
             raise
 
@@ -334,6 +335,12 @@ def parse_args(argv: Sequence[str] | None):
         help=f"loopback port for NGINX (default {DEFAULT_PORT}, or $LOCAL_PORT)",
     )
     parser.add_argument(
+        "--https-port",
+        default=os.environ.get("LOCAL_HTTPS_PORT", str(DEFAULT_HTTPS_PORT)),
+        help=f"with -c https=ip: loopback port for HTTPS (default {DEFAULT_HTTPS_PORT}, or "
+        "$LOCAL_HTTPS_PORT)",
+    )
+    parser.add_argument(
         "--state-dir",
         type=Path,
         default=ROOT / ".local",
@@ -347,6 +354,15 @@ def parse_args(argv: Sequence[str] | None):
             f"LOCAL_PORT: got {args.port!r}; expected a port number from 1024 to 65535"
         )
     args.port = int(args.port)
+    if not (args.https_port.isdigit() and 1024 <= int(args.https_port) <= 65535):
+        raise LocalError(
+            f"LOCAL_HTTPS_PORT: got {args.https_port!r}; expected a port number from 1024 to 65535"
+        )
+    args.https_port = int(args.https_port)
+    if args.https_port == args.port:
+        raise LocalError(
+            f"LOCAL_HTTPS_PORT: got {args.https_port}; expected a port other than LOCAL_PORT"
+        )
     return args
 
 
@@ -355,7 +371,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parse_args(argv)
         if args.down:
             return down(args.state_dir)
-        return run(port=args.port, state=args.state_dir.resolve(), context=args.context)
+        return run(
+            port=args.port,
+            https_port=args.https_port,
+            state=args.state_dir.resolve(),
+            context=args.context,
+        )
     except LocalError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 1
@@ -379,13 +400,17 @@ def load_local_config(context: Sequence[str]):
         raise LocalError(str(error)) from None
 
 
-def run(*, port: int, state: Path, context: Sequence[str] = ()) -> int:
-    url = f"http://127.0.0.1:{port}/"
+def run(
+    *, port: int, state: Path, context: Sequence[str] = (), https_port: int = DEFAULT_HTTPS_PORT
+) -> int:
     config = load_local_config(context)
+    url = f"https://127.0.0.1:{https_port}/" if config.https_on else f"http://127.0.0.1:{port}/"
     lock = Lock(state / "local.lock")
     lock.acquire({"pid": os.getpid(), "url": url})
     try:
         check_port_free(port)
+        if config.https_on:
+            check_port_free(https_port, "LOCAL_HTTPS_PORT")
         require_nginx()
         with stop_on_signals(), contextlib.ExitStack() as running:
             say("[1/4] starting the AWS emulator (moto) on loopback")
@@ -394,7 +419,9 @@ def run(*, port: int, state: Path, context: Sequence[str] = ()) -> int:
             outputs = deploy(emu, state, context)
             print_deployment(emu, outputs)
             say("[3/4] starting NGINX and the services with the rendered bundle")
-            served = running.enter_context(serve(config, state=state, port=port))
+            served = running.enter_context(
+                serve(config, state=state, port=port, https_port=https_port)
+            )
             say("[4/4] ready")
             summary(config, url=url, state=state, emu=emu, outputs=outputs, served=served)
             wait_forever()
@@ -412,8 +439,24 @@ def wait_forever() -> None:
 
 
 @contextlib.contextmanager
-def serve(config, *, state: Path, port: int):
-    """NGINX and every service that runs here, from the same rendered bundle as the instance."""
+def serve(
+    config,
+    *,
+    state: Path,
+    port: int,
+    https_port: int = DEFAULT_HTTPS_PORT,
+    pebble=None,
+    only: Sequence[str] | None = None,
+):
+    """NGINX and every service that runs here, from the same rendered bundle as the instance.
+
+    With HTTPS on, a local Pebble (`pebble`, or one started here, validating on `port`) stands
+    in for Let's Encrypt: the certificate for 127.0.0.1 comes through the same tls.sh and
+    certbot as on the instance, and its root is the CA file to trust."""
+    import dataclasses
+    import shutil
+
+    from workbench.local.acme import start_pebble
     from workbench.local.runner import RunnerError, Supervisor, start_workbench
     from workbench.services import services
 
@@ -422,8 +465,28 @@ def serve(config, *, state: Path, port: int):
     }
     with Supervisor(state / "logs") as supervisor:
         try:
+            tls: dict = {}
+            if config.https_on:
+                if pebble is None:
+                    pebble = start_pebble(supervisor, state / "pebble", http_port=port)
+                # A fresh Pebble has a fresh root: last run's certificate means nothing to it.
+                shutil.rmtree(state / "run" / "tls", ignore_errors=True)
+                ca_file = state / "pebble-root.pem"
+                shutil.copyfile(pebble.root, ca_file)
+                config = dataclasses.replace(config, acme_server=pebble.directory)
+                tls = {
+                    "https_port": https_port,
+                    "ca_file": ca_file,
+                    "acme_ca_bundle": pebble.listener_ca,
+                }
             workbench = start_workbench(
-                config, state / "run", supervisor, listen_port=port, unavailable=unavailable
+                config,
+                state / "run",
+                supervisor,
+                listen_port=port,
+                unavailable=unavailable,
+                only=only,
+                **tls,
             )
         except RunnerError as error:
             # The first line names the service and its log; the tail is in that log.
@@ -435,6 +498,12 @@ def summary(config, *, url: str, state: Path, emu: Emulator, outputs: dict, serv
     from workbench.services import public_services
 
     rows = [("open", url), ("login", f"{served.user} / {served.password}  (printed once)")]
+    if served.ca_file is not None:
+        rows += [
+            ("CA file", f"{served.ca_file}  (the local Pebble's root: trust it, e.g. "
+                        f"curl --cacert {served.ca_file} {url})"),
+            ("http", f"{served.http_url}/ redirects to {url}"),
+        ]  # fmt: skip
     for service in public_services(config):
         unavailable = served.target.unavailable.get(service.name)
         where = f"{url.rstrip('/')}{service.location}"
