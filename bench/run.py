@@ -300,6 +300,89 @@ def bench_proxy(results: Results, runs: int) -> None:
                  f"{ratio:.2f}x ({p.median * 1000 / WS_MESSAGES:.3f} vs "
                  f"{d.median * 1000 / WS_MESSAGES:.3f} ms per round trip)", ratio <= 1.2)
         )  # fmt: skip
+        bench_tls(results, runs, work, plain_url=wb.url)
+
+
+FRESH_REQUESTS = 200
+
+
+def fresh_connections(url: str, context=None) -> float:
+    """Milliseconds per GET of `url` on a new connection each time: TCP, the full TLS handshake
+    for https (no session resumption: a new visitor), the request, close."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    started = time.perf_counter()
+    for _ in range(FRESH_REQUESTS):
+        if parts.scheme == "https":
+            conn = http.client.HTTPSConnection(parts.hostname, parts.port, context=context)
+        else:
+            conn = http.client.HTTPConnection(parts.hostname, parts.port)
+        conn.request("GET", parts.path or "/", headers={"Connection": "close"})
+        conn.getresponse().read()
+        conn.close()
+    return (time.perf_counter() - started) * 1000 / FRESH_REQUESTS
+
+
+def bench_tls(results: Results, runs: int, work: Path, *, plain_url: str) -> None:
+    """HTTPS through NGINX next to plain HTTP: the landing page (the same static file through
+    the same rendered config) on a new connection per request, and kept alive (wrk); and the
+    time to a first certificate from a local Pebble through tls.sh, as provisioning gets it."""
+
+    from workbench.local.acme import start_pebble
+    from workbench.local.runner import Supervisor, free_port
+
+    with Supervisor(work / "tls-logs") as supervisor:
+        http_port = free_port()
+        pebble = start_pebble(supervisor, work / "pebble", http_port=http_port)
+        _bench_tls(results, runs, supervisor, pebble, work, plain_url=plain_url)
+
+
+def _bench_tls(results, runs, supervisor, pebble, work: Path, *, plain_url: str) -> None:
+    import ssl
+
+    from workbench.config import WorkbenchConfig
+    from workbench.local.runner import start_workbench
+
+    config = WorkbenchConfig(https="ip", acme_server=pebble.directory)
+    started = time.perf_counter()
+    tls = start_workbench(
+        config, work / "tls", supervisor, only=[], listen_port=pebble.http_port,
+        acme_ca_bundle=pebble.listener_ca, ca_file=pebble.root,
+    )  # fmt: skip
+    results.add(
+        Figure("proxy", "HTTPS: first certificate from Pebble (tls.sh, NGINX start incl.)", "s",
+               [time.perf_counter() - started])
+    )  # fmt: skip
+    context = ssl.create_default_context(cafile=str(pebble.root))
+    plain, https = interleaved(
+        runs,
+        lambda: fresh_connections(f"{plain_url}/"),
+        lambda: fresh_connections(f"{tls.url}/", context),
+    )
+    d = results.add(Figure("proxy", "landing page, new connection each: HTTP", "ms", plain))
+    p = results.add(
+        Figure("proxy", "landing page, new connection each: HTTPS (full handshake)", "ms", https)
+    )
+    added = p.median - d.median
+    results.goals.append(Goal(
+        "proxy", "TLS handshake cost through NGINX (new connection, TLS 1.3, ECDSA P-256)",
+        "under 5 ms", f"{added:.2f} ms ({p.median:.2f} vs {d.median:.2f} ms per request)",
+        added < 5,
+    ))  # fmt: skip
+    kept_plain, kept_https = interleaved_dicts(
+        runs, lambda: wrk(f"{plain_url}/", 1), lambda: wrk(f"{tls.url}/", 1)
+    )
+    d = results.add(Figure("proxy", "landing page, 1 conn kept alive: rps HTTP", "req/s",
+                           kept_plain["rps"]))  # fmt: skip
+    p = results.add(Figure("proxy", "landing page, 1 conn kept alive: rps HTTPS", "req/s",
+                           kept_https["rps"]))  # fmt: skip
+    ratio = p.median / d.median
+    results.goals.append(Goal(
+        "proxy", "HTTPS throughput on a kept-alive connection", "at least 0.8x HTTP",
+        f"{ratio:.2f}x ({p.median:.0f} vs {d.median:.0f} req/s)", ratio >= 0.8,
+    ))  # fmt: skip
 
 
 # -- 4. local mode -------------------------------------------------------------------------------

@@ -27,6 +27,8 @@ VARIANTS = {
     "api-public": WorkbenchConfig(penguin_api_public=True),
     "no-penguins": WorkbenchConfig(penguins_app=False),
     "jammy": WorkbenchConfig(ubuntu_release="22.04", penguins_app=False, penguin_api_public=True),
+    "https-ip": WorkbenchConfig(https="ip"),
+    "https-domain": WorkbenchConfig(https="workbench.example.org", acme_email="a@example.org"),
 }
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -93,7 +95,9 @@ def test_every_step_is_defined_and_every_defined_step_runs(scripts):
         assert configure[:3] == ["identity", "home", "user"], (
             f"{name}: /home is attached, then mounted, before the user"
         )
-        assert configure[-2:] == ["nginx", "health"], name
+        # With HTTPS, tls comes between: NGINX's port 80 answers its challenge.
+        tls = ["tls"] if config.https_on else []
+        assert configure[-2 - len(tls) :] == ["nginx", *tls, "health"], name
         assert (
             'signal SUCCESS "workbench-ready" "the workbench answers on every public path"'
             in (script[script.index("phase_configure() {") :])
