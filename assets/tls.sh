@@ -29,7 +29,7 @@ log() { echo "$(date -Is) tls: $*"; }
 # Only a report: failing to write it never fails the attempt.
 status() {
   mkdir -p "$(dirname "$TLS_STATUS_FILE")"
-  write_status "$@" || log "could not write ${TLS_STATUS_FILE}"
+  write_status "$@" 2>&1 || log "could not write ${TLS_STATUS_FILE}"
 }
 
 write_status() {

@@ -298,3 +298,17 @@ def _certificate_pem(not_before: datetime.datetime, not_after: datetime.datetime
         .sign(key, hashes.SHA256())
     )  # fmt: skip
     return cert.public_bytes(serialization.Encoding.PEM)
+
+
+def test_without_the_elastic_ip_there_is_no_name_to_ask_for(bundles, tmp_path):
+    """https=ip on an instance whose /etc/workbench/env lacks WORKBENCH_PUBLIC_IP: one line,
+    before certbot runs (provision.sh's tls step fails with it)."""
+    done = subprocess.run(
+        ["bash", str(bundles["ip"] / "tls.sh"), "obtain"],
+        env={"PATH": "/usr/bin:/bin", "WORKBENCH_SYSROOT": str(tmp_path),
+             "TLS_CERTBOT": "/nonexistent/certbot"},
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.startswith("no name for the certificate: TLS_NAME is empty")
+    assert done.stderr.count("\n") == 1
