@@ -12,7 +12,6 @@ CONTEXTS = {
     "existing_key": {"key_name": "workbench-test", "penguin_api_public": True},
     # An exact image instead of Canonical's current one: a replacement (tests/aws/test_update.py).
     "pinned": {"ami_id": "ami-0123456789abcdef0"},
-    "https_ip": {"https": "ip"},
     "https_domain": {
         "https": "workbench.example.org",
         "hosted_zone_id": "Z0123456789ABCDEFGHIJ",

@@ -179,6 +179,29 @@ def test_plain_http_redirects_to_https_keeping_path_and_query(tls):
     assert (challenge.status_code, challenge.text) == (200, "key-authorization")
 
 
+def test_the_doctor_checks_https_end_to_end_and_trusts_only_what_it_is_told(tls):
+    target = doctor.target_from_url(
+        tls.wb.url, ca_file=str(tls.pebble.root), http_port=pebble_port(tls)
+    )
+    checks = doctor.diagnose(target, tls.wb.config, timeout=5)
+    by_kind = {c.check: c for c in checks}
+    assert {"tcp", "redirect", "tls", "renewal", "http"} <= set(by_kind)
+    assert [c for c in checks if c.verdict == doctor.FAIL] == [], checks
+    certificate = by_kind["tls"]
+    assert certificate.evidence["names"] == ["127.0.0.1"]
+    assert certificate.evidence["issuer"].startswith("Pebble Intermediate CA")
+    assert 6 < certificate.evidence["days_left"] < 7 and certificate.verdict == doctor.OK
+    # The system's trust store does not know Pebble: a finding, never an insecure retry.
+    untrusted = doctor.check_certificate(doctor.target_from_url(tls.wb.url), timeout=5)
+    assert untrusted.verdict == doctor.FAIL
+    assert "unable to get local issuer certificate" in untrusted.summary
+    assert "staging" in untrusted.next_step
+
+
+def pebble_port(tls) -> int:
+    return int(tls.wb.http_url.rsplit(":", 1)[1])
+
+
 def test_chromium_trusts_pebbles_root_and_signs_in_to_jupyterhub(tls, workbench, tmp_path):
     """Pebble's root in an NSS database in the browser's HOME, as a user adds a CA: no
     certificate error to ignore."""

@@ -1,35 +1,52 @@
 """HTTPS in the template: exactly 443 more (sg-diff calls it widening), https:// outputs, and the
-domain's A record in its hosted zone with no lookup."""
+domain's A record in its hosted zone with no lookup.
+
+The domain is synthesized whole (once per session, `synthesized`); https=ip only changes the
+security group and the outputs' text, so its template is the network construct's alone (a
+second whole synth costs seconds) and its outputs come from `output_specs`."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
+from aws_cdk import App, Stack
+from aws_cdk.assertions import Template
 
+from stacks.network import WorkbenchNetwork
 from tests.stack.test_security_group import ingress
+from workbench.config import WorkbenchConfig
+from workbench.outputs import output_specs
 from workbench.sgdiff import diff
 from workbench.sgrules import parse_template
 
 WORLD = "0.0.0.0/0"
+HTTPS_RULES = {("tcp", 22, 22, WORLD), ("tcp", 80, 80, WORLD), ("tcp", 443, 443, WORLD)}
 
 
-@pytest.mark.parametrize("context", ["https_ip", "https_domain"])
-def test_https_adds_exactly_443_from_anywhere(synthesized, context):
-    _, template = synthesized(context)
-    assert ingress(template) == {
-        ("tcp", 22, 22, WORLD),
-        ("tcp", 80, 80, WORLD),
-        ("tcp", 443, 443, WORLD),
-    }
+@pytest.fixture(scope="module")
+def network_only():
+    """`name -> template` of a stack holding only the network construct, for a config."""
+
+    def synth(config: WorkbenchConfig) -> dict:
+        stack = Stack(App(), "Workbench")
+        WorkbenchNetwork(stack, "Network", config=config)
+        return Template.from_stack(stack).to_json()
+
+    return synth
 
 
-def test_sg_diff_calls_the_443_rule_widening(synthesized):
-    _, default = synthesized("default")
-    _, https = synthesized("https_ip")
+def test_https_adds_exactly_443_from_anywhere(synthesized, network_only):
+    _, domain = synthesized("https_domain")
+    assert ingress(domain) == HTTPS_RULES
+    assert ingress(network_only(WorkbenchConfig(https="ip"))) == HTTPS_RULES
+    assert ingress(network_only(WorkbenchConfig())) == HTTPS_RULES - {("tcp", 443, 443, WORLD)}
+
+
+def test_sg_diff_calls_the_443_rule_widening(network_only):
     result = diff(
-        parse_template(default, name="Workbench"),
-        parse_template(https, name="Workbench"),
+        parse_template(network_only(WorkbenchConfig()), name="Workbench"),
+        parse_template(network_only(WorkbenchConfig(https="ip")), name="Workbench"),
         old_label="default",
         new_label="https=ip",
     )
@@ -43,14 +60,12 @@ def outputs(template: dict) -> dict[str, str]:
 
 
 def test_the_urls_are_https_with_the_name_on_the_certificate(synthesized):
-    _, ip = synthesized("https_ip")
-    landing = ip["Outputs"]["LandingUrl"]["Value"]
-    assert landing["Fn::Join"][1][0] == "https://" and landing["Fn::Join"][1][-1] == "/"
-    assert "http://" not in json.dumps(ip["Outputs"]["JupyterhubUrl"])
+    ip = {spec.name: spec.template for spec in output_specs(WorkbenchConfig(https="ip"))}
+    assert ip["LandingUrl"] == "https://{ip}/" and ip["JupyterhubUrl"] == "https://{ip}/jupyter/"
+    assert "DnsRecord" not in ip
     _, domain = synthesized("https_domain")
     assert domain["Outputs"]["LandingUrl"]["Value"] == "https://workbench.example.org/"
     assert domain["Outputs"]["RstudioUrl"]["Value"] == "https://workbench.example.org/rstudio/"
-    assert "DnsRecord" not in ip["Outputs"]
 
 
 def test_a_hosted_zone_gets_the_a_record_to_the_public_address(synthesized):
@@ -70,7 +85,9 @@ def test_a_hosted_zone_gets_the_a_record_to_the_public_address(synthesized):
 
 
 def test_no_record_without_a_hosted_zone_and_none_by_default(synthesized):
-    for context in ("default", "https_ip"):
-        _, template = synthesized(context)
-        assert not [r for r in template["Resources"].values()
-                    if r["Type"].startswith("AWS::Route53::")]  # fmt: skip
+    _, template = synthesized("default")
+    assert not [r for r in template["Resources"].values() if r["Type"].startswith("AWS::Route53")]
+    without_zone = output_specs(WorkbenchConfig(https="workbench.example.org"))
+    (record,) = [spec for spec in without_zone if spec.name == "DnsRecord"]
+    assert record.template == "workbench.example.org A {ip}"
+    assert "Create this A record" in record.description
