@@ -74,3 +74,17 @@ def test_jupyterhub_internal_ports_are_named():
 def test_unknown_service_is_a_key_error():
     with pytest.raises(KeyError):
         service(WorkbenchConfig(), "shiny")
+
+
+def test_tls_facts_come_from_the_registry():
+    from workbench.services import HTTPS_PORT, certificate_names, expiry_warning_days
+
+    assert HTTPS_PORT == 443
+    assert certificate_names(WorkbenchConfig(), address="203.0.113.10") == ()
+    assert certificate_names(WorkbenchConfig(https="ip"), address="203.0.113.10") == (
+        "203.0.113.10",
+    )
+    domain = WorkbenchConfig(https="workbench.example.org")
+    assert certificate_names(domain, address="203.0.113.10") == ("workbench.example.org",)
+    # Short-lived (160 h) and 90-day certificates: the doctor's warning thresholds.
+    assert (expiry_warning_days(160 / 24), expiry_warning_days(90)) == (2, 14)
