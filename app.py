@@ -25,7 +25,7 @@ def main() -> int:
     # jsii starts its Node process on the first aws_cdk import: the project's Node, not the
     # machine's (which may be one jsii no longer supports).
     use_project_node()
-    from stacks.build import add_workbench
+    from stacks.build import add_image, add_workbench
     from workbench.render import render_bundle
 
     app = _app()
@@ -40,6 +40,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="workbench-bundle-") as tmp:
         bundle = render_bundle(config, Path(tmp) / "bundle")
         add_workbench(app, config, bundle_dir=bundle)
+        # Always synthesized beside it; deployed only by `make image` (stacks/build.py).
+        add_image(app, config, bundle_dir=bundle)
         try:
             app.synth()
         except RuntimeError as error:

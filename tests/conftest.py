@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.synth import synth
+from tests.synth import synth, synth_image
 
 # Contexts the stack and aws layers look at; each is synthesized once per session.
 CONTEXTS = {
@@ -22,6 +22,7 @@ CONTEXTS = {
         "home_volume_gb": 50,
         "idle_stop_minutes": 0,
     },
+    "baked": {"image": "baked"},
 }
 
 
@@ -49,3 +50,9 @@ def synthesized(_synths):
 def cloud_assembly(_synths):
     """`cloud_assembly(name)` -> the cdk.out directory of the same synth (manifest.json, ...)."""
     return lambda name: _synths(name)[2]
+
+
+@pytest.fixture(scope="session")
+def image_synthesized(tmp_path_factory):
+    """(config, template, bundle dir) of the image stack for cdk.json's context: one synth."""
+    return synth_image(tmp_path_factory.mktemp("image"))

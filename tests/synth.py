@@ -12,7 +12,7 @@ use_project_node()
 
 from aws_cdk import App  # noqa: E402
 
-from stacks.build import add_workbench  # noqa: E402
+from stacks.build import add_image, add_workbench  # noqa: E402
 from workbench.config import WorkbenchConfig, cdk_json_context, load_config  # noqa: E402
 from workbench.render import render_bundle  # noqa: E402
 
@@ -29,3 +29,15 @@ def synth(workdir: Path, **overrides: object) -> tuple[WorkbenchConfig, dict]:
     assembly = app.synth()
     template = assembly.get_stack_by_name(stack.stack_name).template
     return config, template
+
+
+def synth_image(workdir: Path, **overrides: object) -> tuple[WorkbenchConfig, dict, Path]:
+    """The image stack alone, as app.py builds it: (config, template, bundle directory)."""
+    context = {**DEFAULT_CONTEXT, **overrides}
+    app = App(outdir=str(workdir / "cdk.out"), context=context)
+    config = load_config(app.node.try_get_context)
+    bundle = render_bundle(config, workdir / "bundle")
+    stack = add_image(app, config, bundle_dir=bundle)
+    app.synth()
+    template = stack.node.scope.synth().get_stack_by_name(stack.stack_name).template
+    return config, template, bundle

@@ -49,6 +49,16 @@ ACME_DIRECTORIES = {
     "staging": "https://acme-staging-v02.api.letsencrypt.org/directory",
 }
 """Let's Encrypt's ACME directories by name; `acme_server` also takes any https URL."""
+IMAGE_KINDS = ("stock", "baked")
+"""`image`: stock launches Canonical's Ubuntu and installs everything at boot; baked launches the
+image that `make image` built (the install phase done), published in an SSM parameter."""
+BAKED_ROOT_GB = 16
+"""The baked image's root volume: what the install phase needs with room to spare. An instance's
+root volume can be larger than its image's snapshot (cloud-init grows the filesystem), never
+smaller, so `image=baked` needs `root_volume_gb` of at least this."""
+IMAGE_STACK_SUFFIX = "Image"
+"""The image stack is named `<stack_name>Image`."""
+_STACK_NAME_MAX = 128
 
 
 class ConfigError(ValueError):
@@ -78,9 +88,11 @@ class WorkbenchConfig:
     acme_server: str = "production"
     hosted_zone_id: str | None = None
     hosted_zone_name: str | None = None
+    image: str = "stock"
 
     def __post_init__(self) -> None:
         # Keys that only make sense together: checked once the config is whole.
+        _check_image(self)
         zone_id, zone_name = self.hosted_zone_id, self.hosted_zone_name
         if (zone_id is None) != (zone_name is None):
             key, value = ("hosted_zone_id", zone_id) if zone_id else ("hosted_zone_name", zone_name)
@@ -282,6 +294,13 @@ def _hosted_zone_id(key: str, value: Any) -> str:
     return text
 
 
+def _image(key: str, value: Any) -> str:
+    text = _text(key, value).lower()
+    if text not in IMAGE_KINDS:
+        raise _fail(key, value, " or ".join(IMAGE_KINDS))
+    return text
+
+
 # One parser per key; the dataclass defaults are the documented defaults (cdk.json repeats them).
 PARSERS: Mapping[str, Callable[[str, Any], Any]] = {
     "stack_name": _stack_name,
@@ -301,6 +320,7 @@ PARSERS: Mapping[str, Callable[[str, Any], Any]] = {
     "acme_server": _acme_server,
     "hosted_zone_id": _optional(_hosted_zone_id),
     "hosted_zone_name": _optional(_domain),
+    "image": _image,
 }
 
 assert set(PARSERS) == {f.name for f in dataclasses.fields(WorkbenchConfig)}
@@ -355,6 +375,30 @@ def load_config(get: Callable[[str], Any] | Mapping[str, Any]) -> WorkbenchConfi
             continue
         values[key] = parse(key, raw)
     return WorkbenchConfig(**values)
+
+
+def _check_image(config: WorkbenchConfig) -> None:
+    """The image's rules between keys, each one line naming the key that has to change."""
+    image_stack = len(config.stack_name) + len(IMAGE_STACK_SUFFIX)
+    if image_stack > _STACK_NAME_MAX:
+        raise _fail(
+            "stack_name",
+            config.stack_name,
+            f"at most {_STACK_NAME_MAX - len(IMAGE_STACK_SUFFIX)} characters (the image stack is "
+            f"named <stack_name>{IMAGE_STACK_SUFFIX})",
+        )
+    if config.image == "baked" and config.ami_id is not None:
+        raise _fail(
+            "ami_id",
+            config.ami_id,
+            "none with image=baked (the baked image is the one its parameter names at launch)",
+        )
+    if config.image == "baked" and config.root_volume_gb < BAKED_ROOT_GB:
+        raise _fail(
+            "root_volume_gb",
+            config.root_volume_gb,
+            f"at least {BAKED_ROOT_GB} with image=baked (the baked image's root volume)",
+        )
 
 
 REPO = Path(__file__).resolve().parent.parent

@@ -56,7 +56,11 @@ def test_a_new_unencrypted_volume_fails_synth(tmp_path):
 
 
 def test_every_acknowledgment_carries_a_reason():
-    source = "\n".join(p.read_text() for p in (ROOT / "stacks").glob("*.py"))
+    # stacks/acknowledge.py builds acknowledgments from its callers' reasons (and refuses thin
+    # ones at synth); the reasons themselves are in the other files.
+    source = "\n".join(
+        p.read_text() for p in (ROOT / "stacks").glob("*.py") if p.name != "acknowledge.py"
+    )
     ids = [line for line in source.splitlines() if "id=" in line and "AwsSolutions" in line]
     assert len(source.split("Acknowledgment(")) - 1 >= len(ids) > 0
     blocks = source.split("Acknowledgment(")[1:]

@@ -53,6 +53,8 @@ def test_config_is_frozen():
         ("acme_email", None, None),
         ("acme_server", "Staging", "staging"),
         ("acme_server", "https://127.0.0.1:14000/dir", "https://127.0.0.1:14000/dir"),
+        ("image", "baked", "baked"),
+        ("image", "Stock", "stock"),
     ],
 )
 def test_good_values_parse(key, raw, expected):
@@ -170,6 +172,7 @@ BAD_VALUES = [
         "0",
         "home_volume_gb: got '0'; expected a whole number of GiB from 1 to 16384",
     ),
+    ("image", "golden", "image: got 'golden'; expected stock or baked"),
 ]
 HTTPS_ALLOWED = (
     "expected off, ip (a certificate for the Elastic IP) or a domain name such as "
@@ -268,3 +271,24 @@ def test_bad_values_name_key_value_and_rule(key, raw, message):
 
 def test_every_key_has_a_bad_value_test():
     assert {key for key, _, _ in BAD_VALUES} == set(PARSERS)
+
+
+def test_baked_image_needs_a_root_volume_as_large_as_the_images():
+    with pytest.raises(ConfigError) as caught:
+        load_config({"image": "baked", "root_volume_gb": 10})
+    assert str(caught.value) == (
+        "root_volume_gb: got 10; expected at least 16 with image=baked (the baked image's root "
+        "volume)"
+    )
+    assert load_config({"image": "stock", "root_volume_gb": 10}).root_volume_gb == 10
+
+
+def test_stack_name_leaves_room_for_the_image_stacks_name():
+    longest = "W" * 123
+    assert load_config({"stack_name": longest}).stack_name == longest
+    with pytest.raises(ConfigError) as caught:
+        load_config({"stack_name": longest + "W"})
+    assert str(caught.value) == (
+        f"stack_name: got '{longest}W'; expected at most 123 characters (the image stack is "
+        "named <stack_name>Image)"
+    )

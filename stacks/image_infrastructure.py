@@ -1,0 +1,100 @@
+"""The build infrastructure: the instance Image Builder builds on, and its minimal role."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_imagebuilder as imagebuilder
+from aws_cdk import aws_s3_assets as s3_assets
+from constructs import Construct
+
+from stacks.acknowledge import acknowledge
+from stacks.image_network import BuildNetwork
+from workbench.config import WorkbenchConfig
+from workbench.image import resource_name
+
+_Infrastructure = imagebuilder.CfnInfrastructureConfiguration
+
+
+class BuildInfrastructure(Construct):
+    """The build instance: the workbench's instance type (the install phase runs where it will
+    be used), in the build network, IMDSv2 only, terminated when a build fails.
+
+    Its role holds what Image Builder documents as the instance profile's needs
+    (AmazonSSMManagedInstanceCore: the Systems Manager agent through which Image Builder runs the
+    build; EC2InstanceProfileForImageBuilder: AWSTOE's download, the component's document, its
+    logs) and read access to the bundle asset. Nothing else: no secret, no write anywhere.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: WorkbenchConfig,
+        network: BuildNetwork,
+        bundle: s3_assets.Asset,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            description="Workbench image build instance: Image Builder's agent, read the bundle",
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name(name)
+                for name in ("AmazonSSMManagedInstanceCore", "EC2InstanceProfileForImageBuilder")
+            ],
+        )
+        bundle.grant_read(self.role)
+        acknowledge(
+            self.role,
+            reason="AmazonSSMManagedInstanceCore is AWS's maintained minimum for the Systems "
+            "Manager agent, through which Image Builder runs every build step on the instance.",
+            nag=[
+                "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
+                "policy/AmazonSSMManagedInstanceCore]"
+            ],
+        )
+        acknowledge(
+            self.role,
+            reason="EC2InstanceProfileForImageBuilder is what Image Builder documents for a "
+            "build instance: AWSTOE's download, GetComponent, the build's log streams; AWS "
+            "keeps it in step with the agent, which a hand-written copy would not be.",
+            nag=[
+                "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
+                "policy/EC2InstanceProfileForImageBuilder]"
+            ],
+        )
+        acknowledge(
+            self.role,
+            reason="From Asset.grant_read: read-only access to the CDK asset bucket that holds "
+            "the bundle; the build instance reads its bundle and nothing else there.",
+            nag=[
+                f"AwsSolutions::AwsSolutions-IAM5[{evidence}]"
+                for evidence in (
+                    "Action::s3:GetObject*",
+                    "Action::s3:GetBucket*",
+                    "Action::s3:List*",
+                    "Resource::arn:<AWS::Partition>:s3:::"
+                    "cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*",
+                )
+            ],
+        )
+        self.profile = iam.CfnInstanceProfile(self, "Profile", roles=[self.role.role_name])
+        self.configuration = _Infrastructure(
+            self,
+            "Configuration",
+            name=resource_name(config, "build"),
+            description="Where the workbench image is built",
+            instance_profile_name=self.profile.ref,
+            instance_types=[config.instance_type],
+            subnet_id=network.subnet.subnet_id,
+            security_group_ids=[network.security_group.security_group_id],
+            # A failed build's instance would otherwise keep running (and billing) for
+            # inspection; set False by hand to debug one.
+            terminate_instance_on_failure=True,
+            instance_metadata_options=_Infrastructure.InstanceMetadataOptionsProperty(
+                http_tokens="required", http_put_response_hop_limit=1
+            ),
+        )
+        self.arn = self.configuration.attr_arn

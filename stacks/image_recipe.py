@@ -1,0 +1,81 @@
+"""The recipe: Canonical's Ubuntu for `ubuntu_release`, plus the install component."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_imagebuilder as imagebuilder
+from constructs import Construct
+
+from stacks.image_component import InstallComponent
+from stacks.server import ROOT_DEVICE
+from workbench.config import BAKED_ROOT_GB, WorkbenchConfig
+from workbench.image import content_version, parent_image, resource_name
+
+# Where AWSTOE keeps its working files during the build (Image Builder's default, named).
+WORKING_DIRECTORY = "/tmp"
+
+
+class ImageRecipe(Construct):
+    """The parent image is the SSM parameter itself (`ssm:<name>`), which Image Builder resolves
+    at each build: a rebuild starts from the newest Ubuntu image, and the recipe's text, and so
+    its version, stays the same until the workbench's content changes.
+
+    The root volume is encrypted gp3 of BAKED_ROOT_GB: the AMI's snapshots are encrypted, and so
+    is every volume launched from them. The account's EBS key (aws/ebs) rather than a customer
+    managed one: that would add a monthly charge and a key policy, and matters only for sharing the
+    AMI across accounts, which the workbench never does.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        config: WorkbenchConfig,
+        component: InstallComponent,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.name = resource_name(config, "recipe")
+        root = {
+            "deviceName": ROOT_DEVICE,
+            "ebs": {
+                "encrypted": True,
+                "volumeSize": BAKED_ROOT_GB,
+                "volumeType": "gp3",
+                "deleteOnTermination": True,
+            },
+        }
+        content = {
+            "parentImage": parent_image(config),
+            "components": [{"name": component.name, "version": component.version}],
+            "blockDeviceMappings": [root],
+            "workingDirectory": WORKING_DIRECTORY,
+        }
+        # Everything the recipe says, with the component by name and version (its ARN is a
+        # deploy-time token): a new component version is a new recipe version.
+        self.version = content_version(content)
+        self.recipe = imagebuilder.CfnImageRecipe(
+            self,
+            "Recipe",
+            name=self.name,
+            version=self.version,
+            parent_image=content["parentImage"],
+            components=[
+                imagebuilder.CfnImageRecipe.ComponentConfigurationProperty(
+                    component_arn=component.arn
+                )
+            ],
+            block_device_mappings=[
+                imagebuilder.CfnImageRecipe.InstanceBlockDeviceMappingProperty(
+                    device_name=root["deviceName"],
+                    ebs=imagebuilder.CfnImageRecipe.EbsInstanceBlockDeviceSpecificationProperty(
+                        encrypted=True,
+                        volume_size=BAKED_ROOT_GB,
+                        volume_type="gp3",
+                        delete_on_termination=True,
+                    ),
+                )
+            ],
+            working_directory=WORKING_DIRECTORY,
+            description=f"Workbench on Ubuntu {config.ubuntu_release}, install phase baked",
+        )
+        self.arn = self.recipe.attr_arn
