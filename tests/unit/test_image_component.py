@@ -26,7 +26,8 @@ from workbench.image import (
 )
 from workbench.render import INSTANCE_ROOT
 
-SCHEMA = json.loads((Path(__file__).parent / "schemas" / "awstoe-component.schema.json").read_text())
+SCHEMA_FILE = Path(__file__).parent / "schemas" / "awstoe-component.schema.json"
+SCHEMA = json.loads(SCHEMA_FILE.read_text())
 KEY = "0" * 64 + ".zip"
 # CloudFormation's limit on AWS::ImageBuilder::Component's inline Data.
 DATA_MAX_CHARS = 16000
