@@ -7,6 +7,8 @@ VENV ?= .venv
 PYTEST_WORKERS ?= 2
 PYTEST := $(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
 PY := $(VENV)/bin/python
+# checkov has a venv of its own (requirements-checkov.txt says why), inside the project's.
+CHECKOV_VENV := $(VENV)/checkov
 CDK := npx --no-install cdk
 # Debian packages the tests run for real: command=package (package@suite:version: from that
 # suite when this release's is older). Pebble 2.5+ (trixie's): bookworm's 2.4 puts an IP
@@ -28,18 +30,24 @@ NODE_BIN := $(abspath node_modules/.bin)
 export PATH := $(abspath $(VENV))/bin:$(NODE_BIN):$(PATH)
 export JSII_NODE := $(NODE_BIN)/node
 
-.PHONY: bench doctor help local local-down setup system synth test test-unit test-stack test-aws test-live lint format deploy diff destroy clean
+.PHONY: bench doctor help image local local-down setup system synth test test-unit test-stack test-aws test-live lint format deploy diff destroy clean
 .PHONY: sg-rules sg-diff sg-snapshot feature-flags
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.installed node_modules/.installed ## Python venv, the pinned Node and CDK CLI (idempotent)
+setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed ## Python venvs, the pinned Node and CDK CLI (idempotent)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@echo ">> creating $(VENV) and installing Python packages (a minute or two the first time)"
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt | $(VENV)/.installed
+	@echo ">> installing checkov in $(CHECKOV_VENV)"
+	@test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -92,6 +100,9 @@ format: setup ## apply ruff's formatting and fixes
 
 deploy: setup ## deploy to the AWS account of your current credentials
 	$(CDK) deploy --no-notices $(CDK_ARGS)
+
+image: setup ## bake the workbench image (EC2 Image Builder; 30-60 min; README: Baked image)
+	$(CDK) deploy --no-notices 'Image/*' $(CDK_ARGS)
 
 diff: setup ## what a deploy would change
 	$(CDK) diff --no-notices $(CDK_ARGS)
