@@ -18,6 +18,7 @@ from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from workbench.config import UBUNTU_AMI_PARAMETERS, WorkbenchConfig
+from workbench.image import published_parameter
 
 
 @jsii.implements(ec2.IMachineImage)
@@ -37,9 +38,17 @@ class ExactImage:
 
 
 def machine_image(config: WorkbenchConfig) -> ec2.IMachineImage:
-    """`ami_id` when pinned; otherwise the release's Canonical parameter, resolved at launch."""
+    """`ami_id` when pinned; with `image=baked`, the image stack's published parameter; otherwise
+    the release's Canonical parameter. A parameter is resolved by EC2 at launch: publishing a
+    new image (`make image`) replaces no running instance, and the next launch (a replacement, a
+    recovery) takes the newest."""
     if config.ami_id is not None:
         return ExactImage(config.ami_id)
+    parameter = (
+        published_parameter(config)
+        if config.image == "baked"
+        else UBUNTU_AMI_PARAMETERS[config.ubuntu_release]
+    )
     return ec2.MachineImage.resolve_ssm_parameter_at_launch(
-        UBUNTU_AMI_PARAMETERS[config.ubuntu_release], os=ec2.OperatingSystemType.LINUX
+        parameter, os=ec2.OperatingSystemType.LINUX
     )

@@ -12,6 +12,7 @@ from constructs import Construct
 from stacks.machine_image import machine_image
 from workbench.config import WorkbenchConfig
 from workbench.deployment import BOOTSTRAP_PATH
+from workbench.image import provision_phase
 from workbench.render import PROVISION_LOCK, render_text
 
 ROOT_DEVICE = "/dev/sda1"  # Ubuntu's AMIs name the root device this way
@@ -151,7 +152,10 @@ class WorkbenchServer(Construct):
                 )
             ],
             user_data=self._user_data(
-                region=stack.region, stack=stack.stack_name, parameter=parameter_name
+                region=stack.region,
+                stack=stack.stack_name,
+                parameter=parameter_name,
+                phase=provision_phase(config),
             ),
         )
         cfn_instance = self.instance.node.default_child
@@ -216,7 +220,7 @@ class WorkbenchServer(Construct):
             ),
         )
 
-    def _user_data(self, **values: str) -> ec2.MultipartUserData:
+    def _user_data(self, **values: str | None) -> ec2.MultipartUserData:
         """Installs the bootstrap and runs it, on every boot. Nothing in it changes with a deploy
         (the deployment is read from its parameter), so a new bundle never restarts the
         instance."""

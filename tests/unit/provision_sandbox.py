@@ -118,13 +118,14 @@ def deployment_record(**values: str) -> str:
     return deployment.record(deployment_values(**values))
 
 
-def bootstrap_script(**values: str) -> str:
+def bootstrap_script(**values: str | None) -> str:
     """The bootstrap the user data installs, rendered with a sample stack, overridable by name."""
     sample = {
         "region": REGION,
         "stack": STACK,
         "parameter": parameter_name(STACK),
         "lock_file": PROVISION_LOCK,
+        "phase": None,
     }
     return render_text("bootstrap.sh.j2", **(sample | values))
 

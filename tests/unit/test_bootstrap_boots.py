@@ -9,7 +9,9 @@ the revision (`apply REVISION`).
 - `apply` of a revision already applied does nothing (the association's first run arrives while
   the first boot provisions: it waits for the lock, then finds the work done);
 - `apply` of a revision the parameter does not (yet) hold waits for it, then gives up;
-- a failure before provision.sh takes over PUTs FAILURE to the wait condition's URL (retried).
+- a failure before provision.sh takes over PUTs FAILURE to the wait condition's URL (retried);
+- on a baked image (image=baked) every run, at boot or by the association, is
+  `provision.sh configure`: the image holds the install phase.
 
 The absolute paths of the bootstrap and the user data are prefixed with a scratch root in their
 text. PATH holds only stubs (aws: SSM and S3; snap; curl; sleep) and an allowlist of the real
@@ -55,7 +57,8 @@ FAILING_AWS = "An error occurred (AccessDenied) when calling the GetObject opera
 class Machine:
     """A scratch root, the stack's parameter and bucket, stubs that record each call, and boots."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, phase: str | None = None) -> None:
+        self.phase = phase  # the bootstrap's provision phase (None: stock, every phase)
         self.root = tmp / "root"
         self.root.mkdir()
         (self.root / "tmp").mkdir()
@@ -110,7 +113,7 @@ class Machine:
         provision = (
             "#!/bin/bash\n"
             "lock=$(readlink /proc/$$/fd/9)\n"
-            f'echo "$(cat "${{0%/*}}/version") $WORKBENCH_REVISION $lock" {out}\n'
+            f'echo "$(cat "${{0%/*}}/version") $WORKBENCH_REVISION $lock $*" {out}\n'
             f"exit {status}\n"
         )
         with zipfile.ZipFile(self.bucket / key, "w") as bundle:
@@ -137,7 +140,7 @@ class Machine:
         """A boot: cloud-init runs the user data, which installs the bootstrap and runs it."""
         for path in PATHS:
             assert path in bootstrap_script(), path
-        script = self._prefixed(user_data())
+        script = self._prefixed(user_data(self.phase))
         path = self.root / "user-data.sh"
         path.write_text(script)
         return self._run([str(self.bin / "bash"), str(path)], with_aws_cli=with_aws_cli)
@@ -145,7 +148,7 @@ class Machine:
     def run_bootstrap(self, *args: str, **env: str) -> subprocess.CompletedProcess:
         """The bootstrap alone, as installed."""
         path = self.root / "bootstrap.sh"
-        path.write_text(self._prefixed(bootstrap_script()))
+        path.write_text(self._prefixed(bootstrap_script(phase=self.phase)))
         path.chmod(0o755)
         return self._run([str(path), *args], **env)
 
@@ -183,6 +186,11 @@ class Machine:
         path = self.root / "provisioned"
         return [line.split()[2] for line in path.read_text().splitlines()]
 
+    def arguments(self) -> list[str]:
+        """What each provision.sh run was given ('' for none: every phase)."""
+        path = self.root / "provisioned"
+        return [" ".join(line.split()[3:]) for line in path.read_text().splitlines()]
+
     def signals(self) -> list[dict]:
         lines = self.puts.read_text().splitlines() if self.puts.exists() else []
         return [json.loads(line) for line in lines]
@@ -198,9 +206,9 @@ class Machine:
         return (self.root / "var/log/workbench/bootstrap.log").read_text()
 
 
-def user_data() -> str:
+def user_data(phase: str | None = None) -> str:
     """The user data's shell-script part, as the stack renders it (sample stack values)."""
-    bootstrap = bootstrap_script()
+    bootstrap = bootstrap_script(phase=phase)
     return render_text("user-data.sh.j2", bootstrap=bootstrap, bootstrap_path=BOOTSTRAP_PATH)
 
 
@@ -372,3 +380,19 @@ def test_a_failure_signal_is_retried(machine):
     puts = machine.signals()
     assert len(puts) == 3
     assert len({p["body"] for p in puts}) == 1
+
+
+def test_a_stock_image_runs_every_phase_and_a_baked_one_configure_alone(machine, tmp_path):
+    assert machine.boot().returncode == 0, machine.log()
+    assert machine.arguments() == [""], "stock: provision.sh with no phase is all of them"
+    (tmp_path / "baked").mkdir()
+    baked = Machine(tmp_path / "baked", phase="configure")
+    baked.publish(KEY_A, "A")
+    baked.publish(KEY_B, "B")
+    baked.deploy(KEY_A, REV_A)
+    assert baked.boot().returncode == 0, baked.log()
+    assert baked.boot(with_aws_cli=False).returncode == 0, baked.log()
+    baked.deploy(KEY_B, REV_B)
+    assert baked.apply(REV_B).returncode == 0, baked.log()
+    assert baked.provisioned() == [f"A {REV_A}", f"A {REV_A}", f"B {REV_B}"]
+    assert baked.arguments() == ["configure"] * 3, "first boot, reboot, and a deploy's apply"
