@@ -86,7 +86,14 @@ def test_templates_are_byte_identical_across_synths(tmp_path):
                 "CDK_CONTEXT_JSON": json.dumps(DEFAULT_CONTEXT),
             },
         )
-        outputs.append((outdir / "Workbench.template.json").read_bytes())
+        outputs.append(
+            [
+                (outdir / "Workbench.template.json").read_bytes(),
+                # The image stack, synthesized beside it in its stage's nested assembly.
+                *(p.read_bytes() for p in sorted(outdir.glob("assembly-*/*.template.json"))),
+            ]
+        )
+    assert len(outputs[0]) == 2
     assert outputs[0] == outputs[1]
 
 
