@@ -38,6 +38,5 @@ def synth_image(workdir: Path, **overrides: object) -> tuple[WorkbenchConfig, di
     config = load_config(app.node.try_get_context)
     bundle = render_bundle(config, workdir / "bundle")
     stack = add_image(app, config, bundle_dir=bundle)
-    app.synth()
-    template = stack.node.scope.synth().get_stack_by_name(stack.stack_name).template
-    return config, template, bundle
+    stage = app.synth().get_nested_assembly(f"assembly-{stack.node.scope.node.id}")
+    return config, stage.get_stack_by_name(stack.stack_name).template, bundle

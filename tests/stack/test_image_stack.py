@@ -4,6 +4,7 @@ cleans up old images, and versions its parts by their content."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -261,3 +262,21 @@ def test_versions_change_exactly_when_content_changes(tmp_path, image):
     assert jammy_component["Version"] == first_component["Version"]
     assert jammy_recipe["Version"] != first_recipe["Version"], "another parent image"
     assert jammy_recipe["ParentImage"] == f"ssm:{UBUNTU_AMI_PARAMETERS['22.04']}"
+
+
+def test_cloudformations_own_validation_finds_nothing(image_synthesized):
+    # CDK runs cfn-lint's rules at synth ("CloudFormation Validate") but reports them as warnings
+    # only; here they fail. (It caught AmiDistributionConfiguration's keys, a JSON property that
+    # CDK passes through as written.)
+    _, _, bundle = image_synthesized
+    report = json.loads((bundle.parent / "cdk.out" / "validation-report.json").read_text())
+    # The plugin's report is left out when it finds nothing.
+    found = [
+        (v["ruleName"], c["constructPath"])
+        for plugin in report["pluginReports"]
+        if plugin["pluginName"] == "CloudFormation Validate"
+        for v in plugin["violations"]
+        for c in v["violatingConstructs"]
+        if c["constructPath"].startswith(f"{IMAGE_STAGE}/")
+    ]
+    assert found == []
