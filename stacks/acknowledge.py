@@ -30,8 +30,9 @@ def acknowledge(
     nag: Sequence[str] = (),
     checkov: Sequence[str] = (),
 ) -> None:
-    """Acknowledge cdk-nag findings (`nag`: rule IDs, granular ones with their evidence, e.g.
-    `AwsSolutions::AwsSolutions-IAM5[Action::s3:List*]`) on `scope` and its children, and checkov
+    """Acknowledge synth-time findings (`nag`: cdk-nag's rule IDs, granular ones with their
+    evidence, e.g. `AwsSolutions::AwsSolutions-IAM5[Action::s3:List*]`, and CloudFormation
+    Validate's, e.g. `CloudFormation-Validate::E1152`) on `scope` and its children, and checkov
     checks (`checkov`: e.g. `CKV_AWS_158`) on the CloudFormation resource of `scope` (itself or
     its default child), all for `reason`."""
     if len(reason.strip()) < MIN_REASON_CHARS:
