@@ -3,7 +3,7 @@
 moto has no Image Builder; workbench.local.emulator's models stand in (models/image*.py and the
 configurations): the image "build" registers an AMI in moto's EC2 and writes the distribution's
 SSM parameters, as Image Builder's distribution does, and EC2's `resolve:ssm:` ImageId is resolved
-at launch (emulator/launch.py). What only AWS can show (the bake itself, the lifecycle policy
+at launch (models/instance.py). What only AWS can show (the bake itself, the lifecycle policy
 acting) is left to a real `make image`.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from stacks.server import INSTANCE_LOGICAL_ID
 from tests.aws.deployment import deploy
@@ -63,5 +62,6 @@ def test_the_image_stack_publishes_an_ami_a_baked_workbench_launches_from(
 def test_a_baked_workbench_without_a_published_image_does_not_launch(synthesized):
     config, baked = synthesized("baked")
     # As on AWS: EC2 refuses to launch from a parameter that does not exist (make image first).
-    with pytest.raises(ClientError, match=f"InvalidParameterValue.*{published_parameter(config)}"):
+    # (moto's in-process create_stack raises the emulated EC2's refusal itself.)
+    with pytest.raises(ValueError, match=f"InvalidParameterValue.*{published_parameter(config)}"):
         deploy(baked)

@@ -4,8 +4,7 @@ the workbench stack.
 moto has no Canonical public parameters and refuses put_parameter under /aws/*, and CDK's
 templates check the bootstrap version parameter; both are put into moto's SSM backend directly
 (`seed_ssm`). The CloudFormation models moto lacks, or models too loosely, live in `models/`, one
-small class per AWS type; `register_missing_models` installs them (and EC2's `resolve:ssm:`
-ImageIds, `launch.py`).
+small class per AWS type; `register_missing_models` installs them.
 """
 
 from __future__ import annotations
@@ -54,9 +53,6 @@ def register_missing_models() -> None:
     if _registered:
         return
     import workbench.local.emulator.models  # noqa: F401 (defining the models registers them)
-    from workbench.local.emulator import launch
-
-    launch.install()  # EC2's resolve:ssm: ImageIds, used by image=baked
 
     # moto consults its null-model list before any registered model.
     for type_ in (WAIT_HANDLE_TYPE, WAIT_CONDITION_TYPE):
