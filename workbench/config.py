@@ -32,8 +32,29 @@ _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.(nano|micro|small|medium|large|m
 _ARM_FAMILY = re.compile(r"^[a-z]+\d+g[a-z]*\.|^a1\.")
 _KEY_NAME = re.compile(r"^[\x20-\x7e]{1,255}$")
 _STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
-LOGIN_USER = "workbench"
-"""The one Linux user for JupyterHub and RStudio logins (PAM, uid >= 1000)."""
+# Linux and JupyterHub user names: a lowercase letter or _, then letters, digits, _ or -.
+_USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+TEAM_GROUP = "workbench-team"
+"""The Linux group of every user: it owns the shared folder (and RStudio signs in its members)."""
+SHARED_FOLDER = "shared"
+"""The team's folder, /home/shared, linked as ~/shared into each user's home."""
+# Accounts and groups a user name must never take: Ubuntu 22.04's and 24.04's own (users and
+# groups: useradd refuses a user whose name is an existing group's), those the workbench creates
+# (the model API's user, Shiny Server's, RStudio Server's, the team group) and the shared
+# folder's name under /home.
+RESERVED_NAMES = frozenset(
+    {
+        *("root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp"),
+        *("proxy", "www-data", "backup", "list", "irc", "gnats", "nobody", "nogroup", "_apt"),
+        *("messagebus", "syslog", "uuidd", "tcpdump", "tss", "landscape", "pollinate", "sshd"),
+        *("fwupd-refresh", "usbmux", "lxd", "dnsmasq", "polkitd", "dhcpcd", "_chrony", "ubuntu"),
+        *("ec2-instance-connect", "adm", "tty", "disk", "kmem", "dialout", "fax", "voice"),
+        *("cdrom", "floppy", "tape", "sudo", "audio", "dip", "operator", "src", "shadow", "utmp"),
+        *("video", "sasl", "plugdev", "staff", "users", "netdev", "input", "sgx", "kvm", "render"),
+        *("crontab", "_ssh", "admin", "rdma", "docker", "ssl-cert"),
+        *("penguin-api", "shiny", "rstudio-server", "jupyterhub", TEAM_GROUP, SHARED_FOLDER),
+    }
+)
 _SNAPSHOT_ID = re.compile(r"^snap-([0-9a-f]{8}|[0-9a-f]{17})$")
 _AMI_ID = re.compile(r"^ami-([0-9a-f]{8}|[0-9a-f]{17})$")
 # 1 GiB instances (t2.micro, t3.micro, ...) run out of memory installing JupyterHub and RStudio.
@@ -90,7 +111,20 @@ class WorkbenchConfig:
     hosted_zone_name: str | None = None
     image: str = "stock"
 
+    users: tuple[str, ...] = ("workbench",)
+    """The Linux users who sign in to JupyterHub and RStudio, each with a generated password."""
+    admins: tuple[str, ...] | None = None
+    """Users with sudo and JupyterHub's admin page. None: the one user when `users` names one
+    (a personal workbench's owner), nobody when it names several (sudo on a shared machine is
+    given by name, not by the order of a list)."""
+    idle_cull_minutes: int = 60
+    """Stop a JupyterLab server (and suspend an R session) idle this long; 0: never."""
+    user_memory_gb: float | None = None
+    user_cpus: float | None = None
+
     def __post_init__(self) -> None:
+        # admins come from users (load_config checks it first, with the value as received).
+        _check_admins(self.admins, self.users, ",".join(self.admins or ()))
         # Keys that only make sense together: checked once the config is whole.
         _check_image(self)
         zone_id, zone_name = self.hosted_zone_id, self.hosted_zone_name
@@ -130,6 +164,19 @@ class WorkbenchConfig:
     def acme_directory(self) -> str:
         """The ACME directory URL certbot talks to."""
         return ACME_DIRECTORIES.get(self.acme_server, self.acme_server)
+    def password_secret(self, user: str) -> str:
+        """The name of `user`'s password secret in Secrets Manager: derived from the stack and
+        the user, so that the instance and the PasswordCommand output find it without its ARN.
+        The last part is never the user (a name ending in a hyphen and six characters would
+        read as a partial ARN)."""
+        return f"{self.stack_name}/users/{user}/password"
+
+    @property
+    def admin_users(self) -> tuple[str, ...]:
+        """The admins, with the default resolved (see `admins`)."""
+        if self.admins is not None:
+            return self.admins
+        return self.users if len(self.users) == 1 else ()
 
 
 def _fail(key: str, value: Any, allowed: str) -> ConfigError:
@@ -292,6 +339,80 @@ def _hosted_zone_id(key: str, value: Any) -> str:
     if not _HOSTED_ZONE_ID.fullmatch(text):
         raise _fail(key, value, "a Route 53 hosted zone ID such as Z0123456789ABCDEFGHIJ")
     return text
+def _name_list(key: str, value: Any) -> tuple[str, ...]:
+    """Comma-separated names (`-c users=alice,bob`) or a JSON list (cdk.json, or `-c` text that
+    starts with `[`), each name valid and listed once."""
+    allowed = "user names, comma-separated or a JSON list"
+    names: Any = value
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            names = json.loads(value)
+        except ValueError:
+            raise _fail(key, value, f"{allowed} (this JSON list does not parse)") from None
+    elif isinstance(value, str):
+        names = [] if not value.strip() else [part.strip() for part in value.split(",")]
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+        raise _fail(key, value, allowed)
+    seen: set[str] = set()
+    for name in names:
+        if not _USER_NAME.fullmatch(name):
+            raise _fail(
+                key,
+                value,
+                f"{allowed}; each a Linux user name (a lowercase letter or _, then up to 31 "
+                f"lowercase letters, digits, _ or -): {name!r} is not one",
+            )
+        if name in seen:
+            raise _fail(key, value, f"{allowed}, each name once: {name!r} is listed twice")
+        seen.add(name)
+    return tuple(names)
+
+
+def _users(key: str, value: Any) -> tuple[str, ...]:
+    names = _name_list(key, value)
+    if not names:
+        raise _fail(key, value, "at least one user name (comma-separated or a JSON list)")
+    for name in names:
+        if name in RESERVED_NAMES or name.startswith("systemd-"):
+            raise _fail(
+                key,
+                value,
+                f"names of people, not of system accounts or groups: {name!r} is one the "
+                "instance or the workbench already uses",
+            )
+    return names
+
+
+def _admins(key: str, value: Any) -> tuple[str, ...]:
+    # `none` (or an empty list) names nobody, which differs from leaving the key unset.
+    if isinstance(value, str) and value.strip().lower() == "none":
+        return ()
+    return _name_list(key, value)
+
+
+def _check_admins(admins: tuple[str, ...] | None, users: tuple[str, ...], raw: Any) -> None:
+    for name in admins or ():
+        if name not in users:
+            raise _fail(
+                "admins", raw, f"names from users ({', '.join(users)}): {name!r} is not a user"
+            )
+
+
+def _number_in(lo: float, hi: float, unit: str) -> Callable[[str, Any], float]:
+    allowed = f"a number of {unit} from {lo:g} to {hi:g}, or none for no limit"
+
+    def parse(key: str, value: Any) -> float:
+        if isinstance(value, bool):
+            raise _fail(key, value, allowed)
+        decimal = isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*", value)
+        if not (isinstance(value, int | float) or decimal):
+            raise _fail(key, value, allowed)
+        number = float(value)
+        if not lo <= number <= hi:
+            raise _fail(key, value, allowed)
+        return number
+
+    return parse
 
 
 def _image(key: str, value: Any) -> str:
@@ -321,6 +442,13 @@ PARSERS: Mapping[str, Callable[[str, Any], Any]] = {
     "hosted_zone_id": _optional(_hosted_zone_id),
     "hosted_zone_name": _optional(_domain),
     "image": _image,
+    "users": _users,
+    "admins": _admins,
+    # From 1 minute: workbench/idle.py derives JupyterHub's activity interval from the timeout,
+    # so that the timeout always exceeds it (and the websocket ping).
+    "idle_cull_minutes": _int_in(0, 10080, "minutes", " (0 disables idle culling)"),
+    "user_memory_gb": _optional(_number_in(0.25, 1024, "GiB")),
+    "user_cpus": _optional(_number_in(0.1, 448, "CPUs")),
 }
 
 assert set(PARSERS) == {f.name for f in dataclasses.fields(WorkbenchConfig)}
@@ -374,6 +502,10 @@ def load_config(get: Callable[[str], Any] | Mapping[str, Any]) -> WorkbenchConfi
         if raw is None:
             continue
         values[key] = parse(key, raw)
+    if "admins" in values:
+        _check_admins(
+            values["admins"], values.get("users", WorkbenchConfig.users), lookup("admins")
+        )
     return WorkbenchConfig(**values)
 
 

@@ -55,10 +55,38 @@ def test_config_is_frozen():
         ("acme_server", "https://127.0.0.1:14000/dir", "https://127.0.0.1:14000/dir"),
         ("image", "baked", "baked"),
         ("image", "Stock", "stock"),
+        ("users", "alice,bob", ("alice", "bob")),
+        ("users", " alice , bob_2 ", ("alice", "bob_2")),
+        ("users", ["alice", "b-o-b"], ("alice", "b-o-b")),
+        ("users", '["alice", "bob"]', ("alice", "bob")),
+        ("users", "_svc", ("_svc",)),
+        ("admins", "workbench", ("workbench",)),
+        ("admins", "none", ()),
+        ("admins", [], ()),
+        ("idle_cull_minutes", "0", 0),
+        ("idle_cull_minutes", 30, 30),
+        ("user_memory_gb", "1.5", 1.5),
+        ("user_memory_gb", 4, 4.0),
+        ("user_memory_gb", "none", None),
+        ("user_cpus", "0.5", 0.5),
+        ("user_cpus", 2, 2.0),
     ],
 )
 def test_good_values_parse(key, raw, expected):
     assert getattr(load_config({key: raw}), key) == expected
+
+
+def test_admins_default_to_the_one_user_and_otherwise_to_nobody():
+    assert WorkbenchConfig().admin_users == ("workbench",), "a personal workbench's owner"
+    assert load_config({"users": "alice"}).admin_users == ("alice",)
+    assert load_config({"users": "alice,bob"}).admin_users == (), "sudo is given by name"
+    assert load_config({"users": "alice,bob", "admins": "bob"}).admin_users == ("bob",)
+    assert load_config({"users": "alice", "admins": "none"}).admin_users == ()
+
+
+def test_admins_that_are_not_users_are_refused_also_when_built_in_python():
+    with pytest.raises(ConfigError, match=r"^admins: got 'carol'; expected names from users"):
+        WorkbenchConfig(users=("alice",), admins=("carol",))
 
 
 def test_cli_strings_and_json_values_mean_the_same():
@@ -173,6 +201,119 @@ BAD_VALUES = [
         "home_volume_gb: got '0'; expected a whole number of GiB from 1 to 16384",
     ),
     ("image", "golden", "image: got 'golden'; expected stock or baked"),
+    (
+        "users",
+        "",
+        "users: got ''; expected at least one user name (comma-separated or a JSON list)",
+    ),
+    (
+        "users",
+        [],
+        "users: got []; expected at least one user name (comma-separated or a JSON list)",
+    ),
+    (
+        "users",
+        "alice,Bob",
+        "users: got 'alice,Bob'; expected user names, comma-separated or a JSON list; each a "
+        "Linux user name (a lowercase letter or _, then up to 31 lowercase letters, digits, _ "
+        "or -): 'Bob' is not one",
+    ),
+    (
+        "users",
+        "alice,",
+        "users: got 'alice,'; expected user names, comma-separated or a JSON list; each a "
+        "Linux user name (a lowercase letter or _, then up to 31 lowercase letters, digits, _ "
+        "or -): '' is not one",
+    ),
+    (
+        "users",
+        "a" * 33,
+        f"users: got {'a' * 33!r}; expected user names, comma-separated or a JSON list; each a "
+        "Linux user name (a lowercase letter or _, then up to 31 lowercase letters, digits, _ "
+        f"or -): {'a' * 33!r} is not one",
+    ),
+    (
+        "users",
+        "alice,bob,alice",
+        "users: got 'alice,bob,alice'; expected user names, comma-separated or a JSON list, "
+        "each name once: 'alice' is listed twice",
+    ),
+    *(
+        (
+            "users",
+            f"alice,{name}",
+            f"users: got 'alice,{name}'; expected names of people, not of system accounts or "
+            f"groups: {name!r} is one the instance or the workbench already uses",
+        )
+        for name in (
+            "root",
+            "ubuntu",
+            "penguin-api",
+            "shiny",
+            "workbench-team",
+            "shared",
+            "sudo",
+            "systemd-network",
+        )
+    ),
+    (
+        "users",
+        '["alice", 7]',
+        "users: got '[\"alice\", 7]'; expected user names, comma-separated or a JSON list",
+    ),
+    (
+        "users",
+        "[alice",
+        "users: got '[alice'; expected user names, comma-separated or a JSON list (this JSON "
+        "list does not parse)",
+    ),
+    ("users", 5, "users: got 5; expected user names, comma-separated or a JSON list"),
+    (
+        "admins",
+        "workbench,carol",
+        "admins: got 'workbench,carol'; expected names from users (workbench): 'carol' is not a "
+        "user",
+    ),
+    (
+        "admins",
+        "Carol",
+        "admins: got 'Carol'; expected user names, comma-separated or a JSON list; each a Linux "
+        "user name (a lowercase letter or _, then up to 31 lowercase letters, digits, _ or -): "
+        "'Carol' is not one",
+    ),
+    (
+        "idle_cull_minutes",
+        "-1",
+        "idle_cull_minutes: got '-1'; expected a whole number of minutes from 0 to 10080 "
+        "(0 disables idle culling)",
+    ),
+    (
+        "idle_cull_minutes",
+        "1.5",
+        "idle_cull_minutes: got '1.5'; expected a whole number of minutes from 0 to 10080 "
+        "(0 disables idle culling)",
+    ),
+    (
+        "user_memory_gb",
+        "0",
+        "user_memory_gb: got '0'; expected a number of GiB from 0.25 to 1024, or none for no limit",
+    ),
+    (
+        "user_memory_gb",
+        "2G",
+        "user_memory_gb: got '2G'; expected a number of GiB from 0.25 to 1024, or none for no "
+        "limit",
+    ),
+    (
+        "user_cpus",
+        True,
+        "user_cpus: got True; expected a number of CPUs from 0.1 to 448, or none for no limit",
+    ),
+    (
+        "user_cpus",
+        "-1",
+        "user_cpus: got '-1'; expected a number of CPUs from 0.1 to 448, or none for no limit",
+    ),
 ]
 HTTPS_ALLOWED = (
     "expected off, ip (a certificate for the Elastic IP) or a domain name such as "
