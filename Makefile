@@ -38,7 +38,7 @@ help: ## list the targets
 
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed ## Python venvs, the pinned Node and CDK CLI (idempotent)
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt $(wildcard assets/*/requirements.txt)
 	@echo ">> creating $(VENV) and installing Python packages (a minute or two the first time)"
 	@test -x $(PY) || python3 -m venv $(VENV)
 	@$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt

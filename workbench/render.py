@@ -2,8 +2,8 @@
 
 `render_bundle(config, dest)` writes the instance's files. Live tests and `make local` call the
 same function with a `Target` that moves NGINX onto loopback, points it at other upstream ports
-and lets JupyterHub log in without PAM; nothing else differs. Templates live in `assets/` and use
-StrictUndefined: a missing variable is an error, never an empty string.
+and lets JupyterHub sign users in without PAM and systemd; nothing else differs. Templates live
+in `assets/` and use StrictUndefined: a missing variable is an error, never an empty string.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from types import MappingProxyType
 import jinja2
 
 from workbench import pins, provisioning
-from workbench.config import LOGIN_USER, WorkbenchConfig
+from workbench.config import SHARED_FOLDER, TEAM_GROUP, WorkbenchConfig
+from workbench.idle import CullTiming, cull_timing
 from workbench.services import (
     ACME_CHALLENGE_PATH,
     CERT_NAME,
@@ -40,7 +41,7 @@ PROVISION_LOCK = "/run/lock/workbench-provision.lock"
 TLS_RENEW_UNIT = "workbench-tls-renew"
 RENEW_CALENDAR = "*-*-* 00,12:00:00"
 RENEW_DELAY = "1h"
-AUTHENTICATORS = ("pam", "dummy")
+AUTHENTICATORS = ("pam", "local")
 
 
 class TargetError(ValueError):
@@ -66,10 +67,16 @@ class Target:
     `nobody`, which cannot read a bundle under a private temp directory."""
     mime_types: str = "/etc/nginx/mime.types"
     authenticator: str = "pam"
-    """`pam` on the instance (Linux users); `dummy` for tests and local mode: one allowed user,
-    `login_password`, and servers spawned as the hub's own user."""
-    login_password: str | None = None
-    """The dummy authenticator's password (None with `pam`: PAM checks the real one)."""
+    """`pam` on the instance: Linux users and their passwords, each server a systemd unit of its
+    own (SystemdSpawner, with the per-user limits). `local` for tests and local mode, where
+    there is neither: each user's password is checked against `login_file`, and every server
+    runs as the hub's own user."""
+    login_file: str | None = None
+    """With `local`: a JSON file of salted scrypt hashes, one per user, that the runner writes
+    (0600). Never a password in a rendered file."""
+    cull_timeout_seconds: int | None = None
+    """The idle culler's timeout; None: the config's `idle_cull_minutes`. Live tests use
+    seconds (the intervals follow, see workbench/idle.py)."""
     jupyterhub_state: str = "/var/lib/jupyterhub"
     """JupyterHub's database, cookie secret and proxy pid file."""
     jupyterhub_bin: str = "/opt/jupyterhub/venv/bin"
@@ -111,15 +118,24 @@ class Target:
                 f"authenticator: got {self.authenticator!r}; expected one of "
                 f"{', '.join(AUTHENTICATORS)}"
             )
-        if self.authenticator == "dummy" and not self.login_password:
+        if self.authenticator == "local" and not self.login_file:
             raise TargetError(
-                f"login_password: got {self.login_password!r}; expected a non-empty password "
-                "with the dummy authenticator"
+                f"login_file: got {self.login_file!r}; expected the path of the users' password "
+                "hashes with the local authenticator"
             )
-        if self.authenticator == "pam" and self.login_password is not None:
+        if self.authenticator == "pam" and self.login_file is not None:
             raise TargetError(
-                "login_password: got a password; expected None with the pam authenticator "
-                "(the password never goes into a rendered file)"
+                f"login_file: got {self.login_file!r}; expected None with the pam authenticator "
+                "(PAM checks the Linux passwords)"
+            )
+        if self.cull_timeout_seconds is not None and (
+            isinstance(self.cull_timeout_seconds, bool)
+            or not isinstance(self.cull_timeout_seconds, int)
+            or self.cull_timeout_seconds < 3
+        ):
+            raise TargetError(
+                f"cull_timeout_seconds: got {self.cull_timeout_seconds!r}; expected None or a "
+                "whole number of seconds from 3"
             )
         if not self.https_listen.rsplit(":", 1)[-1].isdigit():
             raise TargetError(
@@ -158,6 +174,30 @@ def port_map(config: WorkbenchConfig, target: Target = INSTANCE) -> dict[str, in
             f"{', '.join(sorted(defaults))}"
         )
     return defaults | dict(target.ports)
+
+
+def culling(config: WorkbenchConfig, target: Target = INSTANCE) -> CullTiming | None:
+    """The idle culler's timing for this target; None when culling is off."""
+    if target.cull_timeout_seconds is not None:
+        return cull_timing(target.cull_timeout_seconds)
+    if config.idle_cull_minutes == 0:
+        return None
+    return cull_timing(config.idle_cull_minutes * 60)
+
+
+def proxy_args(config: WorkbenchConfig, target: Target = INSTANCE) -> list[str]:
+    """configurable-http-proxy's arguments, as JupyterHub would start it, for the proxy that runs
+    apart from the hub (its own systemd unit; its own process locally), so that a hub restart
+    keeps every route and every open connection to a user's server."""
+    ports = port_map(config, target)
+    hub = next(s for s in services(config) if s.name == "jupyterhub")
+    return [
+        *("--ip", "127.0.0.1", "--port", str(ports["jupyterhub"])),
+        *("--api-ip", "127.0.0.1", "--api-port", str(ports["jupyterhub.proxy-api"])),
+        # Where the proxy sends a request it cannot serve: the hub's error page.
+        *("--error-target", f"http://127.0.0.1:{ports['jupyterhub.hub']}{hub.path}/hub/error"),
+        *("--log-level", "info"),
+    ]
 
 
 def render_text(template: str, **values: object) -> str:
@@ -218,7 +258,11 @@ def _context(config: WorkbenchConfig, target: Target) -> dict[str, object]:
         "by_name": {s.name: s for s in all_services},
         "port": port_map(config, target),
         "www": f"{target.root}/www",
-        "login_user": LOGIN_USER,
+        "login_user": config.users[0],  # until provision.sh has its users step
+        "team_group": TEAM_GROUP,
+        "shared_folder": SHARED_FOLDER,
+        "culling": culling(config, target),
+        "proxy_args": proxy_args(config, target),
         "tunnel": {s.name: ssh_tunnel(s.port, target.ssh_host) for s in all_services},
         "catalog": catalog(),
         "pins": pins,
@@ -241,8 +285,10 @@ _FILES: tuple[tuple[str, str, int], ...] = (
     ("provision.sh.j2", "provision.sh", 0o755),
     # Instance only: RStudio Server, Shiny Server and the systemd units provision.sh installs.
     ("rserver.conf.j2", "rserver.conf", 0o644),
+    ("rsession.conf.j2", "rsession.conf", 0o644),
     ("shiny-server.conf.j2", "shiny-server.conf", 0o644),
     ("systemd/jupyterhub.service.j2", "systemd/jupyterhub.service", 0o644),
+    ("systemd/jupyterhub-proxy.service.j2", "systemd/jupyterhub-proxy.service", 0o644),
     ("systemd/penguin-api.service.j2", "systemd/penguin-api.service", 0o644),
 )
 _STATIC: tuple[tuple[str, str], ...] = (

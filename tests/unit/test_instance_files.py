@@ -17,8 +17,8 @@ import crossplane
 import pytest
 
 from tests.unit.provision_sandbox import pins
-from workbench.config import WorkbenchConfig
-from workbench.render import ASSETS, INSTANCE, Target, render_bundle
+from workbench.config import TEAM_GROUP, WorkbenchConfig
+from workbench.render import ASSETS, INSTANCE, Target, proxy_args, render_bundle
 from workbench.services import service, services
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,6 +26,13 @@ CONFIGS = {
     "default": WorkbenchConfig(),
     "api-public": WorkbenchConfig(penguin_api_public=True),
     "no-penguins": WorkbenchConfig(penguins_app=False),
+    "team": WorkbenchConfig(
+        users=("alice", "bob"),
+        admins=("alice",),
+        user_memory_gb=1.5,
+        user_cpus=0.5,
+        idle_cull_minutes=0,
+    ),
 }
 
 
@@ -78,7 +85,8 @@ def option(argv: list[str], name: str) -> str | None:
 def test_each_unit_provision_installs_is_named_as_the_registry_says(bundles):
     for name, bundle in bundles.items():
         shipped = {p.stem for p in (bundle / "systemd").glob("*.service")}
-        assert shipped == {service(CONFIGS[name], "jupyterhub").unit, "penguin-api"}, name
+        hub = service(CONFIGS[name], "jupyterhub").unit
+        assert shipped == {hub, f"{hub}-proxy", "penguin-api"}, name
         assert service(CONFIGS[name], "api").unit == "penguin-api"
 
 
@@ -98,7 +106,7 @@ def test_the_api_unit_serves_on_loopback_at_the_registry_port(bundles):
         assert unit["Install"]["WantedBy"] == ["multi-user.target"], f"{name}: starts at boot"
 
 
-def test_the_jupyterhub_unit_runs_the_installed_config_with_node_on_its_path(bundles):
+def test_the_jupyterhub_unit_runs_the_installed_config_after_its_proxy(bundles):
     unit = parse_unit((bundles["default"] / "systemd/jupyterhub.service").read_text())
     argv = exec_start(unit)
     assert argv[0] == "/opt/jupyterhub/venv/bin/jupyterhub"
@@ -106,9 +114,99 @@ def test_the_jupyterhub_unit_runs_the_installed_config_with_node_on_its_path(bun
     (path,) = [v for v in unit["Service"]["Environment"] if v.startswith("PATH=")]
     entries = path.removeprefix("PATH=").split(":")
     assert entries[0] == "/opt/jupyterhub/venv/bin", "jupyterhub-singleuser for spawned servers"
-    assert "/opt/jupyterhub/chp/node_modules/.bin" in entries and "/opt/node/bin" in entries
+    assert "/usr/bin" in entries, "systemd-run and systemctl, for SystemdSpawner"
     assert unit["Service"]["StateDirectory"] == ["jupyterhub"], "cookie secret kept across deploys"
     assert unit["Install"]["WantedBy"] == ["multi-user.target"]
+    # A restart of the proxy restarts the hub (which gives it back its routes), not the reverse.
+    assert unit["Unit"]["Requires"] == ["jupyterhub-proxy.service"]
+    assert "jupyterhub-proxy.service" in unit["Unit"]["After"][0].split()
+    assert "KillMode" not in unit["Service"], "its own cgroup: the servers are units of their own"
+
+
+def test_the_proxy_runs_in_a_unit_of_its_own_with_jupyterhubs_arguments(bundles):
+    for name, bundle in bundles.items():
+        proxy = parse_unit((bundle / "systemd/jupyterhub-proxy.service").read_text())
+        hub = parse_unit((bundle / "systemd/jupyterhub.service").read_text())
+        argv = exec_start(proxy)
+        assert argv[0] == "/opt/jupyterhub/chp/node_modules/.bin/configurable-http-proxy"
+        assert argv[1:] == proxy_args(CONFIGS[name]), name
+        assert option(argv, "--ip") == "127.0.0.1" and option(argv, "--api-ip") == "127.0.0.1"
+        (path,) = [v for v in proxy["Service"]["Environment"] if v.startswith("PATH=")]
+        assert "/opt/node/bin" in path.removeprefix("PATH=").split(":"), "node for its script"
+        assert proxy["Service"]["DynamicUser"] == ["yes"], "no root, no account of its own"
+        # One API token, made on the instance, shared through the environment.
+        assert proxy["Service"]["EnvironmentFile"] == hub["Service"]["EnvironmentFile"]
+        assert proxy["Service"]["EnvironmentFile"] == ["/etc/jupyterhub/proxy.env"]
+        assert proxy["Service"]["Restart"] == ["always"]
+
+
+def test_systemd_accepts_the_unit_systemdspawner_makes_for_a_user(bundles, tmp_path, monkeypatch):
+    """SystemdSpawner (the real one, with the rendered config) starts each server with
+    systemd-run; its properties, written as a unit file, pass systemd's own checker. Only its
+    calls to systemd-run and systemctl, and the user's lookup, are caught here: this machine has
+    no systemd as PID 1 and no user alice."""
+    import asyncio
+    import pwd
+
+    from systemdspawner import systemd, systemdspawner
+    from traitlets.config import Config
+
+    config = Config()
+    source = (bundles["team"] / "jupyterhub_config.py").read_text()
+    exec(compile(source, "jupyterhub_config.py", "exec"), {"get_config": lambda: config})
+    started: dict = {}
+
+    async def start_transient_service(unit_name, **kwargs):
+        started.update(kwargs, unit_name=unit_name)
+
+    async def not_running(unit_name):
+        return False
+
+    monkeypatch.setattr(systemd, "start_transient_service", start_transient_service)
+    monkeypatch.setattr(systemd, "service_running", not_running)
+    monkeypatch.setattr(systemd, "service_failed", not_running)
+    monkeypatch.setattr(systemd, "get_systemd_version", lambda: 255)
+    alice = pwd.struct_passwd(("alice", "x", 1001, 1001, "", "/home/alice", "/bin/bash"))
+    monkeypatch.setattr(systemdspawner.pwd, "getpwnam", lambda name: alice)
+
+    class User:
+        name, id, url, escaped_name = "alice", 1, "/jupyter/user/alice/", "alice"
+
+    class Probe(systemdspawner.SystemdSpawner):
+        # The hub's environment and arguments for a server: not what is tested here.
+        def get_env(self):
+            return {"JUPYTERHUB_API_TOKEN": "token"}
+
+        def get_args(self):
+            return ["--port=8888"]
+
+        async def poll(self):
+            return None
+
+    spawner = Probe(config=config, user=User())
+    asyncio.run(spawner.start())
+    properties = started["properties"]
+    assert properties["MemoryMax"] == 1610612736, "user_memory_gb=1.5"
+    assert properties["CPUQuota"] == "50%", "user_cpus=0.5"
+    assert properties["PrivateTmp"] == "yes" and "NoNewPrivileges" not in properties
+    assert started["unit_name"] == "jupyter-alice-singleuser"
+    assert started["working_dir"] == "/home/alice" and started["uid"] == 1001
+    # As systemd-run gets them: a list is one --property per value.
+    lines = [
+        f"{key}={value}"
+        for key, values in properties.items()
+        for value in (values if isinstance(values, list) else [values])
+    ]
+    lines += [f"WorkingDirectory={started['working_dir']}", f"User={started['uid']}"]
+    lines += [f"Group={started['gid']}", "ExecStart=" + " ".join(started["cmd"] + started["args"])]
+    unit = tmp_path / "jupyter-alice-singleuser.service"
+    unit.write_text("[Service]\n" + "\n".join(lines) + "\n")
+    done = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", str(unit)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    for line in (done.stdout + done.stderr).splitlines():
+        assert re.fullmatch(r"[\w.-]+: Command \S+ is not executable: .*", line), line
 
 
 def test_systemd_accepts_the_units(bundles, tmp_path):
@@ -139,7 +237,25 @@ def test_rstudio_listens_on_loopback_at_the_registry_port(bundles):
     rstudio = service(CONFIGS["default"], "rstudio")
     assert settings["www-address"] == "127.0.0.1"
     assert settings["www-port"] == str(rstudio.port)
-    assert int(settings["auth-minimum-user-id"]) == 1000, "the workbench user logs in by PAM"
+    assert int(settings["auth-minimum-user-id"]) == 1000, "the users sign in by PAM"
+    assert settings["auth-required-user-group"] == TEAM_GROUP, "the team only (not ubuntu)"
+
+
+def test_rstudio_does_not_change_with_the_users(bundles):
+    # A change of users must not restart RStudio Server: nothing it reads names them.
+    for conf in ("rserver.conf", "rsession.conf"):
+        assert (bundles["default"] / conf).read_text() == (bundles["api-public"] / conf).read_text()
+    team = WorkbenchConfig(users=("alice", "bob"), admins=("alice",))
+    assert (bundles["default"] / "rserver.conf").read_text() == render_bundle(
+        team, Path(bundles["default"]).parent / "team-rstudio"
+    ).joinpath("rserver.conf").read_text()
+
+
+@pytest.mark.parametrize(("minutes", "timeout"), [(60, "60"), (0, "0"), (1, "1")])
+def test_idle_r_sessions_are_suspended_after_idle_cull_minutes(tmp_path, minutes, timeout):
+    bundle = render_bundle(WorkbenchConfig(idle_cull_minutes=minutes), tmp_path)
+    settings = parse_key_values((bundle / "rsession.conf").read_text())
+    assert settings == {"session-timeout-minutes": timeout}
 
 
 def test_rstudio_port_follows_the_render_target(tmp_path):
@@ -253,7 +369,12 @@ def test_jupyterhub_packages_are_pinned_exactly():
         for line in (ASSETS / "jupyterhub/requirements.txt").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
-    assert {line.split("==")[0] for line in lines} == {"jupyterhub", "jupyterlab"}
+    assert {line.split("==")[0] for line in lines} == {
+        "jupyterhub",
+        "jupyterlab",
+        "jupyterhub-systemdspawner",
+        "jupyterhub-idle-culler",
+    }
     for line in lines:
         assert re.fullmatch(r"[a-z0-9-]+==\d+(\.\d+)+", line), line
 
