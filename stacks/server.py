@@ -6,7 +6,6 @@ from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
-from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from stacks.machine_image import machine_image
@@ -48,7 +47,8 @@ SHELL_SCRIPT_TYPE = 'text/x-shellscript; charset="us-ascii"'
 
 
 class WorkbenchServer(Construct):
-    """The instance, its role (which reads the bundle asset) and the login password it reads."""
+    """The instance and its role (which reads the bundle asset; stacks/passwords.py lets it read
+    the users' passwords)."""
 
     def __init__(
         self,
@@ -69,7 +69,7 @@ class WorkbenchServer(Construct):
             "Role",
             assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description="Workbench instance: Session Manager, read its deployment, bundle and "
-            "password, take over its /home volume and address",
+            "users' passwords, take over its /home volume and address",
             managed_policies=[
                 iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
             ],
@@ -77,24 +77,6 @@ class WorkbenchServer(Construct):
 
         self.bundle = bundle
         self.bundle.grant_read(self.role)
-
-        self.password = secretsmanager.Secret(
-            self,
-            "Password",
-            description="Login password of the workbench user (JupyterHub and RStudio)",
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                password_length=24, exclude_punctuation=True
-            ),
-        )
-        self.password.grant_read(self.role)
-        Validations.of(self.password).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SMG4",
-                reason="The secret is a Linux login password set once at provisioning; automatic "
-                "rotation would need a Lambda on the instance's network and would desynchronise "
-                "it from the user's password. Users change it with passwd.",
-            )
-        )
 
         if config.key_name is not None:
             self.key_pair: ec2.IKeyPair = ec2.KeyPair.from_key_pair_name(

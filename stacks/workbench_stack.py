@@ -1,6 +1,6 @@
-"""The workbench stack: wires the network, the server, users' /home volume, the address, the
-deployment the instance applies, deploy readiness, recovery and the idle stop together and says
-how to reach them."""
+"""The workbench stack: wires the network, the server, the users' passwords and /home volume, the
+address, the deployment the instance applies, deploy readiness, recovery and the idle stop
+together and says how to reach them."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from stacks.dns import DnsRecord
 from stacks.identity import grant_identity
 from stacks.idle import IdleStop
 from stacks.network import WorkbenchNetwork
+from stacks.passwords import UserPasswords
 from stacks.readiness import Readiness, revision
 from stacks.recovery import Recovery
 from stacks.server import WorkbenchServer
@@ -53,6 +54,7 @@ class WorkbenchStack(Stack):
             bundle=self.bundle,
             parameter_name=parameter,
         )
+        self.passwords = UserPasswords(self, "Passwords", config=config, reader=self.server.role)
         grant_identity(
             self.server.role,
             volume_id=self.home.volume.volume_id,
@@ -77,7 +79,6 @@ class WorkbenchStack(Stack):
         instance = self.server.instance.node.default_child
         values = {
             "WORKBENCH_BUNDLE": f"s3://{self.bundle.s3_bucket_name}/{self.bundle.s3_object_key}",
-            "WORKBENCH_SECRET_ARN": self.server.password.secret_arn,
             "WORKBENCH_HOME_VOLUME_ID": self.home.volume.volume_id,
             "WORKBENCH_HOME_DEVICE": self.home.device,
             "WORKBENCH_ADDRESS_ID": self.address.allocation_id,
@@ -141,7 +142,6 @@ class WorkbenchStack(Stack):
             "instance_id": instance.instance_id,
             "security_group_id": self.network.security_group.security_group_id,
             "region": self.region,
-            "secret_arn": self.server.password.secret_arn,
             "key_pair_id": generated_key.key_pair_id if generated_key else None,
             "home_volume_id": self.home.volume.volume_id,
         }

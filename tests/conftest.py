@@ -9,7 +9,13 @@ CONTEXTS = {
     "default": {},
     "restricted": {"ssh_cidr": "203.0.113.4/32"},
     "closed": {"ssh_cidr": "none"},
-    "existing_key": {"key_name": "workbench-test", "penguin_api_public": True},
+    # Also a team: one synth covers both.
+    "existing_key": {
+        "key_name": "workbench-test",
+        "penguin_api_public": True,
+        "users": ["alice", "bob"],
+        "admins": "alice",
+    },
     # An exact image instead of Canonical's current one: a replacement (tests/aws/test_update.py).
     "pinned": {"ami_id": "ami-0123456789abcdef0"},
     "https_domain": {

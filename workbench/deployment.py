@@ -28,7 +28,6 @@ KEYS = (
     "WORKBENCH_REVISION",  # the readiness revision (stacks/readiness.py) this record belongs to
     "WORKBENCH_BUNDLE",  # s3://bucket/key.zip of the rendered bundle
     "WORKBENCH_READY_URL",  # the wait condition handle's presigned URL
-    "WORKBENCH_SECRET_ARN",  # the login password's secret
     "WORKBENCH_HOME_VOLUME_ID",  # users' /home volume, which the identity step attaches
     "WORKBENCH_HOME_DEVICE",  # the device name it is attached as
     "WORKBENCH_ADDRESS_ID",  # the Elastic IP's allocation ID, which the identity step associates

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workbench.config import LOGIN_USER, WorkbenchConfig
+from workbench.config import WorkbenchConfig
 from workbench.services import (
     SSH_USER,
     Service,
@@ -24,8 +24,8 @@ class OutputSpec:
     name: str
     description: str
     template: str
-    """`str.format` template over: ip, dns, instance_id, security_group_id, region, secret_arn,
-    key_pair_id, home_volume_id."""
+    """`str.format` template over: ip, dns, instance_id, security_group_id, region, key_pair_id,
+    home_volume_id."""
 
     def render(self, values: dict[str, str | None]) -> str:
         return self.template.format(**values)
@@ -61,6 +61,16 @@ def web_origin(config: WorkbenchConfig) -> str:
         return "http://{ip}"
     (name,) = certificate_names(config, address="{ip}")
     return f"https://{name}"
+
+
+def password_command(config: WorkbenchConfig) -> str:
+    """A command that prints the password of the user named as its argument: `<command> alice`.
+    The secret's name is derived from the stack and the user (WorkbenchConfig.password_secret)."""
+    secret = config.password_secret("$1")
+    return (
+        "sh -c 'aws secretsmanager get-secret-value --region {region} "
+        f'--secret-id "{secret}" --query SecretString --output text\' password-of'
+    )
 
 
 def output_specs(config: WorkbenchConfig) -> tuple[OutputSpec, ...]:
@@ -130,16 +140,15 @@ def output_specs(config: WorkbenchConfig) -> tuple[OutputSpec, ...]:
     specs += [
         OutputSpec(
             name="LoginUser",
-            description="The user name for JupyterHub and RStudio",
-            template=LOGIN_USER,
+            description="The users of JupyterHub and RStudio (admins: "
+            f"{', '.join(config.admin_users) or 'none'})",
+            template=",".join(config.users),
         ),
         OutputSpec(
             name="PasswordCommand",
-            description=f"Print the password of the {LOGIN_USER} user",
-            template=(
-                "aws secretsmanager get-secret-value --region {region} --secret-id {secret_arn} "
-                "--query SecretString --output text"
-            ),
+            description="Print a user's password: run it with the user's name after it "
+            f"(e.g. ... password-of {config.users[0]})",
+            template=password_command(config),
         ),
     ]
     specs += [

@@ -33,6 +33,9 @@ def templates(tmp_path_factory):
 
     return {
         "default": make(),
-        "restricted": make(ssh_cidr="203.0.113.4/32", key_name=KEY_NAME),
+        # Also a team, whose passwords the PasswordCommand output fetches.
+        "restricted": make(
+            ssh_cidr="203.0.113.4/32", key_name=KEY_NAME, users=["alice", "bob"], admins="alice"
+        ),
         "closed": make(ssh_cidr="none"),
     }

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shlex
 import subprocess
 
 import boto3
@@ -100,6 +101,26 @@ def test_existing_key_pair_is_used_as_it_is(aws, templates):
     assert "KeyCommand" not in deployed["outputs"]
 
 
+def password(outputs: dict, user: str) -> str:
+    """Run the PasswordCommand output for `user` as sh would, with its one AWS call made by
+    boto3 (its arguments read back from the command line)."""
+    argv = shlex.split(outputs["PasswordCommand"])
+    assert argv[:2] == ["sh", "-c"] and argv[3] == "password-of", argv
+    inner = shlex.split(argv[2].replace("$1", user))
+    assert inner[:3] == ["aws", "secretsmanager", "get-secret-value"], inner
+    assert inner[inner.index("--query") + 1] == "SecretString"
+    secrets = boto3.client("secretsmanager", region_name=inner[inner.index("--region") + 1])
+    return secrets.get_secret_value(SecretId=inner[inner.index("--secret-id") + 1])["SecretString"]
+
+
+def test_each_users_password_is_its_own_and_printed_by_the_password_command(aws, templates):
+    outputs = deploy(templates["restricted"])["outputs"]
+    assert outputs["LoginUser"] == "alice,bob"
+    alice, bob = password(outputs, "alice"), password(outputs, "bob")
+    assert len(alice) == len(bob) == 24 and alice.isalnum() and bob.isalnum()
+    assert alice != bob
+
+
 def test_generated_key_and_password_can_be_fetched_with_the_printed_commands(aws, templates):
     deployed = deploy(templates["default"])
     outputs = deployed["outputs"]
@@ -108,10 +129,8 @@ def test_generated_key_and_password_can_be_fetched_with_the_printed_commands(aws
     ssm = boto3.client("ssm", region_name=REGION)
     pem = ssm.get_parameter(Name=key_parameter, WithDecryption=True)["Parameter"]["Value"]
     assert pem.startswith("-----BEGIN")
-    secret_arn = outputs["PasswordCommand"].split("--secret-id ")[1].split()[0]
-    secrets = boto3.client("secretsmanager", region_name=REGION)
-    password = secrets.get_secret_value(SecretId=secret_arn)["SecretString"]
-    assert len(password) == 24 and password.isalnum()
+    secret = password(outputs, "workbench")
+    assert len(secret) == 24 and secret.isalnum()
 
 
 def test_deployed_stack_has_its_outputs(aws, templates):

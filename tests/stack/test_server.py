@@ -212,7 +212,7 @@ def actions_of(statement: dict) -> set[str]:
     return {acts} if isinstance(acts, str) else set(acts)
 
 
-def test_instance_role_reads_its_bundle_secret_and_deployment_and_moves_only_its_own(synthesized):
+def test_instance_role_reads_its_bundle_secrets_and_deployment_and_moves_only_its_own(synthesized):
     _, template = synthesized("default")
     actions = set().union(*(actions_of(s) for s in policy_statements(template)))
     assert actions == {
@@ -269,11 +269,53 @@ def test_the_takeover_touches_only_this_stacks_volume_address_and_instances(synt
     assert get["Resource"]["Fn::Join"][1][-1] == ":parameter/workbench/Workbench/deployment"
 
 
-def test_password_is_generated_at_deploy_time(synthesized):
-    _, template = synthesized("default")
-    (secret,) = resources(template, "AWS::SecretsManager::Secret").values()
-    assert "GenerateSecretString" in secret["Properties"]
-    assert "SecretString" not in secret["Properties"]
+def test_instance_role_reads_each_users_secret_by_its_arn_and_no_other(synthesized):
+    for context in ("default", "existing_key"):
+        _, template = synthesized(context)
+        read = [
+            s
+            for s in policy_statements(template)
+            if "secretsmanager:GetSecretValue" in actions_of(s)
+        ]
+        for statement in read:
+            assert actions_of(statement) == {
+                "secretsmanager:GetSecretValue",
+                "secretsmanager:DescribeSecret",
+            }, context
+        # Each user's secret by its own ARN: no wildcard, no other secret.
+        secrets = resources(template, "AWS::SecretsManager::Secret")
+        assert sorted(s["Resource"]["Ref"] for s in read) == sorted(secrets), context
+
+
+def test_each_user_gets_a_password_generated_at_deploy_time(synthesized):
+    for context in ("default", "existing_key"):
+        config, template = synthesized(context)
+        secrets = resources(template, "AWS::SecretsManager::Secret").values()
+        names = sorted(s["Properties"]["Name"] for s in secrets)
+        assert names == sorted(f"{config.stack_name}/users/{u}/password" for u in config.users)
+        for secret in secrets:
+            assert "GenerateSecretString" in secret["Properties"]
+            assert "SecretString" not in secret["Properties"]
+
+
+def test_a_users_secret_keeps_its_logical_id_when_others_come_and_go():
+    # Adding bob must not replace alice's secret (a new secret would not match her password).
+    # The construct alone, in a bare stack: a whole synth per user list costs seconds.
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_iam as iam
+    from aws_cdk.assertions import Template
+
+    from stacks.passwords import UserPasswords
+    from workbench.config import WorkbenchConfig
+
+    def ids(users: tuple[str, ...]) -> dict[str, str]:
+        stack = Stack(App(), "Workbench")
+        role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"))
+        UserPasswords(stack, "Passwords", config=WorkbenchConfig(users=users), reader=role)
+        found = Template.from_stack(stack).find_resources("AWS::SecretsManager::Secret")
+        return {s["Properties"]["Name"].split("/")[2]: logical for logical, s in found.items()}
+
+    assert ids(("alice",))["alice"] == ids(("bob", "alice"))["alice"]
 
 
 def test_key_pair_generated_unless_named(synthesized):
@@ -311,7 +353,16 @@ def test_every_output_is_present(synthesized):
             "PublicIp",
             "PublicDns",
             "PasswordCommand",
+            "LoginUser",
         } <= expected
+
+
+def test_login_and_password_outputs_name_the_users(synthesized):
+    _, template = synthesized("existing_key")
+    assert template["Outputs"]["LoginUser"]["Value"] == "alice,bob"
+    assert "admins: alice" in template["Outputs"]["LoginUser"]["Description"]
+    command = json.dumps(template["Outputs"]["PasswordCommand"]["Value"])
+    assert '--secret-id \\"Workbench/users/$1/password\\"' in command, command
 
 
 def test_tunnel_outputs_use_ssh_or_session_manager(synthesized):
