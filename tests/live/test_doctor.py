@@ -27,9 +27,7 @@ class Workbench:
     under the runner's supervisor (as the live tests and `make local` run them)."""
 
     def __init__(self, tmp: Path, *, edit_conf=None, unavailable=None) -> None:
-        self.target = loopback_target(
-            CONFIG, tmp, password="not-used-by-stand-ins", unavailable=unavailable
-        )
+        self.target = loopback_target(CONFIG, tmp, unavailable=unavailable)
         self.bundle = render_bundle(CONFIG, tmp / "bundle", target=self.target)
         Path(self.target.nginx_runtime).mkdir(parents=True)
         if edit_conf:

@@ -1,5 +1,7 @@
 """`make local`'s entry point, run as the Makefile runs it, in a temporary state directory:
-the emulator deploy, the tables, the workbench through NGINX, and a clean stop on Ctrl-C."""
+the emulator deploy, the tables, the workbench through NGINX, each user's login, and a clean
+stop on Ctrl-C. It runs for a team, as `make local LOCAL_ARGS="-c users=alice,bob -c
+admins=alice"` does."""
 
 from __future__ import annotations
 
@@ -14,13 +16,17 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import boto3
 import pytest
+import requests
 
 from workbench.local import runner
-from workbench.local.runner import free_port
+from workbench.local.emulator import REGION
+from workbench.local.runner import Password, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 240
+TEAM = ("-c", "users=alice,bob", "-c", "admins=alice")
 
 
 def local(*args: str) -> subprocess.Popen:
@@ -71,7 +77,7 @@ def running(tmp_path_factory):
     """One `make local` for the module: (process, port, output so far, state dir)."""
     state = tmp_path_factory.mktemp("local-state")
     port = free_port()
-    process = local("--port", str(port), "--state-dir", str(state))
+    process = local("--port", str(port), "--state-dir", str(state), *TEAM)
     try:
         lines: list[str] = []
         deadline = time.monotonic() + READY_TIMEOUT
@@ -100,8 +106,42 @@ def test_reaches_ready_and_serves_the_landing_page_and_jupyterhub(running):
     assert f"ready: the workbench answers at http://127.0.0.1:{port}/" in output
     assert status(f"http://127.0.0.1:{port}/") == 200
     assert status(f"http://127.0.0.1:{port}/jupyter/hub/login") == 200
-    login = re.search(r"^\s+login\s+workbench / (\S+)", output, re.M)
-    assert login and len(login.group(1)) >= 16, "a generated login is printed once"
+
+
+def test_prints_each_users_login_once_and_each_signs_in_with_it(running):
+    _, port, output, _ = running
+    # Passwords as Password: a failing assertion prints reprs, never the password.
+    found = re.findall(r"^\s+login\s+(\S+) / (\S+)  \(", output, re.M)
+    logins = {user: Password(password) for user, password in found}
+    assert sorted(logins) == ["alice", "bob"], "a login per user"
+    assert re.search(r"^\s+login\s+alice / \S+  \(admin, printed once\)$", output, re.M)
+    assert re.search(r"^\s+login\s+bob / \S+  \(printed once\)$", output, re.M)
+    for user, password in logins.items():
+        assert output.count(password) == 1, f"{user}'s password is printed once"
+    # Each password is the one the stack generated in the emulator's Secrets Manager, under the
+    # name the instance and the PasswordCommand output use.
+    endpoint = re.search(r"AWS_ENDPOINT_URL=(http://localhost:\d+)", output).group(1)
+    secrets = boto3.client(
+        "secretsmanager", endpoint_url=endpoint, region_name=REGION,
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}/jupyter"
+    for user, password in logins.items():
+        stored = secrets.get_secret_value(SecretId=f"Workbench/users/{user}/password")
+        assert Password(stored["SecretString"]) == password, f"{user}'s password is their secret"
+        assert sign_in(base, user, password) == 302, f"{user} signs in"
+    assert sign_in(base, "bob", logins["alice"]) == 403, "with their own password only"
+
+
+def sign_in(base: str, user: str, password: str) -> int:
+    session = requests.Session()
+    session.get(f"{base}/hub/login", timeout=10)
+    return session.post(
+        f"{base}/hub/login",
+        data={"username": user, "password": password, "_xsrf": session.cookies["_xsrf"]},
+        allow_redirects=False,
+        timeout=10,
+    ).status_code
 
 
 def test_prints_the_stack_outputs_and_the_emulators_rules(running):

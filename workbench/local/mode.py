@@ -4,7 +4,9 @@
 2. the real CDK CLI bootstraps and deploys the real template into it (`--method=direct`);
 3. the same rendered bundle the instance runs, on loopback: NGINX, JupyterHub, the model API and
    the penguins app (RStudio Server cannot be installed here);
-4. one summary; then it stays in the foreground until Ctrl-C, and stops everything it started.
+4. one summary, with each user's login (the password from the emulator's Secrets Manager, as
+   the instance reads it); then it stays in the foreground until Ctrl-C, and stops everything
+   it started.
 """
 
 from __future__ import annotations
@@ -419,8 +421,9 @@ def run(
             outputs = deploy(emu, state, context)
             print_deployment(emu, outputs)
             say("[3/4] starting NGINX and the services with the rendered bundle")
+            passwords = user_passwords(emu, config)
             served = running.enter_context(
-                serve(config, state=state, port=port, https_port=https_port)
+                serve(config, state=state, port=port, https_port=https_port, passwords=passwords)
             )
             say("[4/4] ready")
             summary(config, url=url, state=state, emu=emu, outputs=outputs, served=served)
@@ -438,6 +441,16 @@ def wait_forever() -> None:
         signal.pause()
 
 
+def user_passwords(emu: Emulator, config) -> dict[str, str]:
+    """Each user's password, from the secret the stack created for them (by the name the
+    instance and the PasswordCommand output use)."""
+    client = emu.client("secretsmanager")
+    return {
+        user: client.get_secret_value(SecretId=config.password_secret(user))["SecretString"]
+        for user in config.users
+    }
+
+
 @contextlib.contextmanager
 def serve(
     config,
@@ -447,12 +460,14 @@ def serve(
     https_port: int = DEFAULT_HTTPS_PORT,
     pebble=None,
     only: Sequence[str] | None = None,
+    passwords: dict[str, str] | None = None,
 ):
     """NGINX and every service that runs here, from the same rendered bundle as the instance.
 
     With HTTPS on, a local Pebble (`pebble`, or one started here, validating on `port`) stands
     in for Let's Encrypt: the certificate for 127.0.0.1 comes through the same tls.sh and
-    certbot as on the instance, and its root is the CA file to trust."""
+    certbot as on the instance, and its root is the CA file to trust. `passwords`: each user's
+    (the emulator's secrets; default: generated)."""
     import dataclasses
     import shutil
 
@@ -487,6 +502,7 @@ def serve(
                 unavailable=unavailable,
                 only=only,
                 **tls,
+                passwords=passwords,
             )
         except RunnerError as error:
             # The first line names the service and its log; the tail is in that log.
@@ -497,7 +513,10 @@ def serve(
 def summary(config, *, url: str, state: Path, emu: Emulator, outputs: dict, served) -> None:
     from workbench.services import public_services
 
-    rows = [("open", url), ("login", f"{served.user} / {served.password}  (printed once)")]
+    rows = [("open", url)]
+    for user, password in served.logins.items():
+        role = "admin, " if user in config.admin_users else ""
+        rows.append(("login", f"{user} / {password}  ({role}printed once)"))
     if served.ca_file is not None:
         rows += [
             ("CA file", f"{served.ca_file}  (the local Pebble's root: trust it, e.g. "

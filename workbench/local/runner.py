@@ -5,14 +5,19 @@ Two layers, both plain Python:
   waits until each answers HTTP, and stops them all: SIGTERM to the group, then SIGKILL, then
   any descendant that left the group (JupyterHub's spawned servers start their own session).
   Errors name the service and its log. Use it as a context manager.
-- `start_workbench` renders a bundle for a loopback `Target` (free ports, the dummy
-  authenticator) and starts NGINX, JupyterHub with configurable-http-proxy, the model API and
-  the penguins app from it: the same rendered files as the instance.
+- `start_workbench` renders a bundle for a loopback `Target` (free ports, each user's own
+  password checked against a file of salted hashes) and starts NGINX, configurable-http-proxy
+  and JupyterHub, the model API and the penguins app from it: the same rendered files as the
+  instance. `restart_hub` re-renders it for a new config and restarts JupyterHub alone, as a
+  change of users does on the instance.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import hashlib
+import json
 import os
 import secrets
 import shutil
@@ -28,8 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from workbench.config import LOGIN_USER, WorkbenchConfig
-from workbench.render import Target, port_map, render_bundle
+from workbench.config import SHARED_FOLDER, WorkbenchConfig
+from workbench.render import Target, port_map, proxy_args, render_bundle
 from workbench.services import Service, services
 from workbench.toolchain import tool_env
 
@@ -59,6 +64,8 @@ class ProcessSpec:
     """Added to (or replacing) the supervisor's environment."""
     ready_url: str | None = None
     """Ready once a GET answers below 400 (redirects not followed); None: ready when started."""
+    ready_headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """Sent with that GET (an API token, where only an authorized request gets a 200)."""
     ready_timeout: float = 60.0
 
 
@@ -100,14 +107,17 @@ def descendants(pid: int) -> list[tuple[int, str]]:
     return found
 
 
-def _http_status(url: str, timeout: float = 2.0) -> int | None:
+def _http_status(
+    url: str, timeout: float = 2.0, headers: Mapping[str, str] | None = None
+) -> int | None:
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):
             return None
 
     opener = urllib.request.build_opener(NoRedirect)
     try:
-        with opener.open(url, timeout=timeout) as response:
+        request = urllib.request.Request(url, headers=dict(headers or {}))
+        with opener.open(request, timeout=timeout) as response:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
@@ -123,6 +133,9 @@ class Supervisor:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.env = dict(os.environ if env is None else env)
         self._running: dict[str, _Running] = {}
+        # Processes a restart left running on purpose (a user's server outlives its hub): they
+        # belong to no running process any more, and stop_all ends them.
+        self._kept: list[tuple[int, str]] = []
 
     def __enter__(self) -> Supervisor:
         return self
@@ -172,7 +185,7 @@ class Supervisor:
                     f"{name} exited with code {code} before answering {spec.ready_url}; "
                     f"see {running.log}:\n{self.tail(name)}"
                 )
-            status = _http_status(spec.ready_url)
+            status = _http_status(spec.ready_url, headers=spec.ready_headers)
             if status is not None and status < 400:
                 return
             time.sleep(0.1)
@@ -190,8 +203,23 @@ class Supervisor:
         running = self._running.pop(name, None)
         if running is None:
             return
-        process = running.process
-        strays = descendants(process.pid)
+        strays = descendants(running.process.pid)
+        self._end_group(running.process)
+        # Whatever outlived its parent in its own session (after a grace period to exit).
+        _end(strays)
+
+    def restart(self, name: str) -> None:
+        """Stop `name`'s process group and start it again; what it started in sessions of its
+        own keeps running (as a user's server, a systemd unit of its own on the instance,
+        outlives a restart of the hub) until stop_all."""
+        running = self._running.pop(name)
+        before = descendants(running.process.pid)
+        self._end_group(running.process)
+        self._kept += [(pid, start) for pid, start in before if _proc_start_time(pid) == start]
+        self.start(running.spec)
+
+    @staticmethod
+    def _end_group(process: subprocess.Popen) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -200,16 +228,6 @@ class Supervisor:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
-        # Whatever outlived its parent in its own session (after a grace period to exit).
-        deadline = time.monotonic() + STOP_GRACE
-        for pid, start in strays:
-            while _proc_start_time(pid) == start and time.monotonic() < deadline:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGTERM)
-                time.sleep(0.1)
-            if _proc_start_time(pid) == start:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
         # Reap the group's other members, if still there.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
@@ -217,6 +235,21 @@ class Supervisor:
     def stop_all(self) -> None:
         for name in reversed(list(self._running)):
             self.stop(name)
+        _end(self._kept)
+        self._kept = []
+
+
+def _end(processes: list[tuple[int, str]]) -> None:
+    """SIGTERM each (pid, start time) still alive, SIGKILL after a grace period."""
+    deadline = time.monotonic() + STOP_GRACE
+    for pid, start in processes:
+        while _proc_start_time(pid) == start and time.monotonic() < deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            time.sleep(0.1)
+        if _proc_start_time(pid) == start:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -232,25 +265,54 @@ class LocalWorkbench:
     """NGINX's base URL, e.g. http://127.0.0.1:43117 or, with HTTPS on, https://127.0.0.1:43118
     (no trailing slash)."""
     ports: Mapping[str, int]
-    password: str
-    """The login password of LOGIN_USER (JupyterHub's dummy authenticator)."""
-    user: str = LOGIN_USER
+    logins: Mapping[str, str]
+    """Each user's password (JupyterHub checks it against the target's login file of hashes)."""
+    proxy_token: str
+    """configurable-http-proxy's API token, shared by the hub and the proxy (their environment)."""
     http_url: str = ""
     """NGINX's port 80 stand-in (with HTTPS on it only redirects and answers challenges)."""
     ca_file: Path | None = None
     """With HTTPS on: the root that issued the certificate (a local Pebble's), for clients."""
+
+    @property
+    def user(self) -> str:
+        """The first user (the one login of the default config)."""
+        return self.config.users[0]
+
+    @property
+    def password(self) -> str:
+        return self.logins[self.user]
+
+
+SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+"""scrypt's cost parameters for the login file (16 MiB and tens of milliseconds a sign-in)."""
+
+
+def write_login_file(path: Path, logins: Mapping[str, str]) -> None:
+    """Each user's salted scrypt hash, for the local authenticator (the rendered
+    jupyterhub_config.py): a file of mode 0600 that holds no password."""
+    entries = {}
+    for user, password in logins.items():
+        salt = os.urandom(16)
+        digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **SCRYPT)
+        entries[user] = {"salt": salt.hex(), "hash": digest.hex(), **SCRYPT}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path.with_suffix(".new"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        json.dump(entries, file)
+    os.replace(path.with_suffix(".new"), path)
 
 
 def loopback_target(
     config: WorkbenchConfig,
     workdir: Path,
     *,
-    password: str,
     listen_port: int | None = None,
     unavailable: Mapping[str, str] | None = None,
     https_port: int | None = None,
     ports: Mapping[str, int] | None = None,
     acme_ca_bundle: Path | None = None,
+    cull_timeout_seconds: int | None = None,
 ) -> Target:
     """A Target for this machine: every port free now (NGINX on `listen_port` and, with HTTPS,
     `https_port` if given; upstreams on `ports` if given), state under `workdir`."""
@@ -276,8 +338,9 @@ def loopback_target(
         # Workers of a root NGINX run as `nginx_user`: they must read the bundle (often in a
         # private temporary directory).
         nginx_user="root" if os.geteuid() == 0 else None,
-        authenticator="dummy",
-        login_password=password,
+        authenticator="local",
+        login_file=str(workdir / "logins.json"),
+        cull_timeout_seconds=cull_timeout_seconds,
         jupyterhub_state=str(workdir / "jupyterhub"),
         jupyterhub_bin=str(Path(sys.executable).parent),
         chp_command=str(CHP),
@@ -342,20 +405,33 @@ def _health_url(service: Service, port: int) -> str:
     return f"http://127.0.0.1:{port}{prefix}{service.health_path}"
 
 
+PROXY = "jupyterhub-proxy"
+"""configurable-http-proxy's process: it starts with JupyterHub, first, and apart from it."""
+
+
 def _specs(wb: LocalWorkbench, workdir: Path) -> dict[str, ProcessSpec]:
-    """How each locally runnable service starts from the bundle, by service name."""
+    """How each locally runnable service starts from the bundle, by service name (JupyterHub's
+    proxy by the name PROXY)."""
     python = sys.executable
     bin_dir = str(Path(python).parent)
     by_name = {s.name: s for s in services(wb.config)}
     specs: dict[str, ProcessSpec] = {}
     if "jupyterhub" in by_name:
+        token = {"CONFIGPROXY_AUTH_TOKEN": wb.proxy_token}
+        specs[PROXY] = ProcessSpec(
+            name=PROXY,
+            argv=[wb.target.chp_command, *proxy_args(wb.config, wb.target)],
+            # configurable-http-proxy (`env node`) on the project's Node.
+            env={"PATH": tool_env()["PATH"], **token},
+            ready_url=f"http://127.0.0.1:{wb.ports['jupyterhub.proxy-api']}/api/routes",
+            ready_headers={"Authorization": f"token {wb.proxy_token}"},
+        )
         specs["jupyterhub"] = ProcessSpec(
             name="jupyterhub",
             argv=[f"{bin_dir}/jupyterhub", "-f", str(wb.bundle / "jupyterhub_config.py")],
             cwd=Path(wb.target.jupyterhub_state),
-            # jupyterhub-singleuser from the venv; configurable-http-proxy (`env node`) on the
-            # project's Node.
-            env={"PATH": tool_env()["PATH"]},
+            # jupyterhub-singleuser from the venv.
+            env={"PATH": tool_env()["PATH"], **token},
             ready_url=_health_url(by_name["jupyterhub"], wb.ports["jupyterhub"]),
         )
     if "api" in by_name:
@@ -407,19 +483,46 @@ def _train_model(supervisor: Supervisor, bundle: Path, model_dir: Path) -> None:
         )
 
 
+class Password(str):
+    """A password whose repr never shows it: a failing test prints the reprs of its values."""
+
+    def __repr__(self) -> str:
+        return "Password('***')"
+
+
+def _logins(config: WorkbenchConfig, known: Mapping[str, str] | None) -> dict[str, str]:
+    """A password for every user: the known one, else a new one."""
+    known = dict(known or {})
+    return {user: Password(known.get(user) or secrets.token_urlsafe(16)) for user in config.users}
+
+
+def _prepare_homes(config: WorkbenchConfig, target: Target) -> None:
+    """Each user's directory with the team's shared folder linked into it, as provision.sh's
+    users step lays out /home on the instance (where the link points at /home/shared)."""
+    homes = Path(target.jupyterhub_state) / "home"
+    shared = homes / SHARED_FOLDER
+    shared.mkdir(parents=True, exist_ok=True)
+    for user in config.users:
+        link = homes / user / SHARED_FOLDER
+        link.parent.mkdir(parents=True, exist_ok=True)
+        if not link.is_symlink():
+            link.symlink_to(shared)
+
+
 def start_workbench(
     config: WorkbenchConfig,
     workdir: Path,
     supervisor: Supervisor,
     *,
     only: Sequence[str] | None = None,
-    password: str | None = None,
+    passwords: Mapping[str, str] | None = None,
     listen_port: int | None = None,
     unavailable: Mapping[str, str] | None = None,
     https_port: int | None = None,
     ports: Mapping[str, int] | None = None,
     ca_file: Path | None = None,
     acme_ca_bundle: Path | None = None,
+    cull_timeout_seconds: int | None = None,
 ) -> LocalWorkbench:
     """Render a loopback bundle under `workdir` and start it under `supervisor`.
 
@@ -432,18 +535,19 @@ def start_workbench(
     listener's certificate, `ca_file` its root), NGINX starts with the pre-certificate config
     and `tls.sh obtain` gets the certificate through it, as provision.sh does; `ports` points
     NGINX at upstreams that already run (another workbench's services).
+    `passwords`: each user's (default: generated).
+    `cull_timeout_seconds`: the idle culler's timeout, instead of the config's minutes.
     """
     workdir = Path(workdir)
-    password = password or secrets.token_urlsafe(16)
     target = loopback_target(
         config,
         workdir,
-        password=password,
         listen_port=listen_port,
         unavailable=unavailable,
         https_port=https_port,
         ports=ports,
         acme_ca_bundle=acme_ca_bundle,
+        cull_timeout_seconds=cull_timeout_seconds,
     )
     bundle = render_bundle(config, workdir / "bundle", target=target)
     for directory in (target.nginx_runtime, target.jupyterhub_state):
@@ -456,15 +560,19 @@ def start_workbench(
         url=f"https://{target.https_listen}" if config.https_on else http_url,
         http_url=http_url,
         ports=port_map(config, target),
-        password=password,
         ca_file=ca_file,
+        logins=_logins(config, passwords),
+        proxy_token=secrets.token_hex(32),
     )
+    write_login_file(Path(target.login_file), wb.logins)
+    _prepare_homes(config, target)
     specs = _specs(wb, workdir)
-    wanted = list(specs) if only is None else list(only)
-    unknown = [name for name in wanted if name not in specs]
+    runnable = [name for name in specs if name != PROXY]
+    wanted = runnable if only is None else list(only)
+    unknown = [name for name in wanted if name not in runnable]
     if unknown:
         raise RunnerError(
-            f"only: got {unknown[0]!r}; expected services that run here: {', '.join(specs)}"
+            f"only: got {unknown[0]!r}; expected services that run here: {', '.join(runnable)}"
         )
     if config.https_on:
         Path(target.tls_state).mkdir(parents=True, exist_ok=True)
@@ -476,9 +584,26 @@ def start_workbench(
         start_nginx(supervisor, bundle / "nginx.conf", target)
     if "api" in wanted:
         _train_model(supervisor, bundle, workdir / "model")
+    if "jupyterhub" in wanted:
+        # The hub's first request is to its proxy's API.
+        supervisor.start(specs[PROXY])
     # Start everything, then wait: the slow starters (JupyterHub, the API's imports) overlap.
     for name in wanted:
         supervisor.start(specs[name], wait=False)
     for name in wanted:
         supervisor.wait_ready(name)
     return wb
+
+
+def restart_hub(
+    wb: LocalWorkbench, supervisor: Supervisor, config: WorkbenchConfig
+) -> LocalWorkbench:
+    """What a change of users does on the instance: the bundle rendered for the new config (same
+    target: ports, state, login file), new users given a password, and JupyterHub restarted
+    alone. The proxy, NGINX and the users' servers keep running."""
+    logins = _logins(config, wb.logins)
+    render_bundle(config, wb.bundle, target=wb.target)
+    write_login_file(Path(wb.target.login_file), logins)
+    _prepare_homes(config, wb.target)
+    supervisor.restart("jupyterhub")
+    return dataclasses.replace(wb, config=config, logins=logins)
