@@ -24,7 +24,10 @@ class UserPasswords(Construct):
         self.secrets: dict[str, secretsmanager.Secret] = {}
         for user in config.users:
             # The construct ID is the user: a user's secret (and password) never changes when
-            # others are added or removed.
+            # others are added or removed. A fixed name can come back: CloudFormation deletes a
+            # secret without a recovery window (cloudformation-coverage-roadmap #1999), so a
+            # user removed and added again, or a stack destroyed and deployed again, gets a new
+            # secret under the same name.
             secret = secretsmanager.Secret(
                 self,
                 user,

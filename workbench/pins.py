@@ -25,8 +25,8 @@ class Download:
 
 # Ubuntu's packages from the release's archive: the release pocket never changes, so these exact
 # versions stay installable. NGINX, curl and python3-venv stay unpinned on purpose: they get the
-# release's security updates.
-APT_PACKAGES = ("ca-certificates", "curl", "xz-utils", "nginx", "python3-venv")
+# release's security updates. acl: setfacl, for the team's shared folder.
+APT_PACKAGES = ("ca-certificates", "curl", "xz-utils", "nginx", "python3-venv", "acl")
 R_VERSIONS = {"24.04": "4.3.3-2build2", "22.04": "4.1.2-1ubuntu2"}
 R_PACKAGES = ("r-base-core", "r-base", "r-recommended", "r-base-dev")
 

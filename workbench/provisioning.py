@@ -130,7 +130,7 @@ def configure_steps(config: WorkbenchConfig) -> tuple[str, ...]:
     # identity first: the instance attaches /home's volume and takes the address (from the
     # instance it replaces, if any) before `home` mounts it; everything before it (the install
     # phase) runs while the old instance still serves.
-    steps = ["identity", "home", "user", "rstudio-service", "jupyterhub-service", "api-service"]
+    steps = ["identity", "home", "users", "rstudio-service", "jupyterhub-service", "api-service"]
     if config.penguins_app:
         steps.append("shiny-service")
     steps.append("nginx")

@@ -42,6 +42,10 @@ TLS_RENEW_UNIT = "workbench-tls-renew"
 RENEW_CALENDAR = "*-*-* 00,12:00:00"
 RENEW_DELAY = "1h"
 AUTHENTICATORS = ("pam", "local")
+PROXY_UNIT = "jupyterhub-proxy"
+"""configurable-http-proxy's unit on the instance, apart from the hub's."""
+USER_SERVER_UNIT = "jupyter-{USERNAME}-singleuser"
+"""SystemdSpawner's unit for a user's server (provision.sh stops a removed user's)."""
 
 
 class TargetError(ValueError):
@@ -258,11 +262,14 @@ def _context(config: WorkbenchConfig, target: Target) -> dict[str, object]:
         "by_name": {s.name: s for s in all_services},
         "port": port_map(config, target),
         "www": f"{target.root}/www",
-        "login_user": config.users[0],  # until provision.sh has its users step
+        "first_login": WorkbenchConfig().users[0],
         "team_group": TEAM_GROUP,
         "shared_folder": SHARED_FOLDER,
         "culling": culling(config, target),
         "proxy_args": proxy_args(config, target),
+        "proxy_unit": PROXY_UNIT,
+        "user_server_unit_template": USER_SERVER_UNIT,
+        "user_server_unit": lambda user: USER_SERVER_UNIT.format(USERNAME=user),
         "tunnel": {s.name: ssh_tunnel(s.port, target.ssh_host) for s in all_services},
         "catalog": catalog(),
         "pins": pins,

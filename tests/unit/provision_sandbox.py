@@ -54,11 +54,16 @@ REAL_TOOLS = [
     *("env", "find", "flock", "grep", "head", "install", "ln", "ls", "mkdir", "mktemp", "mv"),
     *("readlink", "realpath", "rm", "rmdir", "sed", "seq", "sha256sum", "sort", "tail", "tar"),
     *("tee", "touch", "tr", "wc", "xargs", "xz"),
+    # Ownership and modes, for real in the scratch root (homes, the shared folder; gids by number).
+    *("chgrp", "chown", "stat"),
 ]
 # What the sandbox replaces: everything that changes the machine or reaches the network.
 STUBS = [
     *("apt-get", "dpkg-query", "systemctl", "nginx", "useradd", "getent", "id", "passwd"),
     *("chpasswd", "fallocate", "mkswap", "swapon", "aws", "curl", "sleep", "python3"),
+    # Accounts and groups (the stub keeps /etc/passwd, /etc/group and /etc/shadow in the root),
+    # sessions, ACLs.
+    *("groupadd", "gpasswd", "usermod", "pkill", "setfacl", "getfacl"),
     # The /home volume's device layer.
     *("blkid", "lsblk", "findmnt", "mkfs.ext4", "mount", "umount", "mountpoint", "sync"),
     *("dumpe2fs", "blockdev", "e2fsck", "resize2fs"),
@@ -104,7 +109,6 @@ def deployment_values(**values: str) -> dict[str, str]:
         "revision": "61d341f4" + "0" * 56,
         "bundle": "s3://bucket/" + "a" * 64 + ".zip",
         "ready_url": READY_URL,
-        "secret_arn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:pw",
         "home_volume_id": VOLUME_ID,
         "home_device": HOME_DEVICE,
         "address_id": ADDRESS_ID,
@@ -197,6 +201,34 @@ class Sandbox:
     secret: str = "pw-Sandbox-7f3a9c2e41"
     env: dict[str, str] = field(default_factory=dict)
 
+    def password(self, config: WorkbenchConfig, user: str) -> str:
+        """What the aws stub returns for `user`'s secret (each secret has its own value)."""
+        digest = hashlib.sha256(config.password_secret(user).encode()).hexdigest()[:8]
+        return f"{self.secret}-{digest}"
+
+    def shadow(self) -> dict[str, str]:
+        """/etc/shadow as the chpasswd and usermod stubs keep it: user -> hash ('!' if locked)."""
+        path = self.root / "etc/shadow"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return dict(line.split(":", 1) for line in lines)
+
+    def group(self, name: str) -> tuple[int, list[str]]:
+        """A group's gid and members, from the sandbox's /etc/group."""
+        for line in (self.root / "etc/group").read_text().splitlines():
+            group, _, gid, members = line.split(":")
+            if group == name:
+                return int(gid), [m for m in members.split(",") if m]
+        raise KeyError(name)
+
+    def uid(self, user: str) -> int:
+        for line in (self.root / "etc/passwd").read_text().splitlines():
+            if line.split(":")[0] == user:
+                return int(line.split(":")[2])
+        raise KeyError(user)
+
+    def expired(self, user: str) -> bool:
+        return (self.state / "expired" / user).exists()
+
     def __post_init__(self) -> None:
         self.root = self.tmp / "root"
         self.stubs = self.tmp / "stubs"
@@ -223,7 +255,11 @@ class Sandbox:
         (self.root / "proc").mkdir()
         (self.root / "proc/meminfo").write_text(f"MemTotal:       {self.memory_kb} kB\n")
         (self.root / "etc/workbench").mkdir(parents=True)
-        (self.root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n")
+        # As on Ubuntu's AMIs: root, and ubuntu (uid 1000, in sudo) for SSH.
+        (self.root / "etc/passwd").write_text(
+            "root:x:0:0:root:/root:/bin/bash\nubuntu:x:1000:1000:Ubuntu:/home/ubuntu:/bin/bash\n"
+        )
+        (self.root / "etc/group").write_text("root:x:0:\nsudo:x:27:ubuntu\nubuntu:x:1000:\n")
         (self.root / "etc/fstab").write_text("LABEL=cloudimg-rootfs / ext4 defaults 0 1\n")
         (self.root / "etc/workbench/env").write_text(bootstrap_env())
         self._make_volume()

@@ -116,8 +116,8 @@ case "$name" in
       is-enabled) [[ -f "$S/enabled/$unit" ]] ;;
       is-active) [[ -f "$S/active/$unit" ]] ;;
       enable) touch "$S/enabled/$unit" ;;
-      start|restart|reload-or-restart) touch "$S/active/$unit" ;;
-      stop) rm -f "$S/active/$unit" ;;
+      start|restart|reload-or-restart) for u in "${@:2}"; do touch "$S/active/$u"; done ;;
+      stop) for u in "${@:2}"; do rm -f "$S/active/$u"; done ;;
       daemon-reload) ;;
       *) echo "systemctl stub: unexpected $*" >&2; exit 1 ;;
     esac ;;
@@ -126,12 +126,49 @@ case "$name" in
     exit 0 ;;
   useradd)
     user=$(last "$@")
-    if has --create-home "$@"; then mkdir -p "$R/home/$user"; fi
     if has --system "$@"; then uid=$((999 - $(grep -c ':9[0-9][0-9]:' "$R/etc/passwd" || true)))
     else uid=$((1000 + $(grep -c ':1[0-9][0-9][0-9]:' "$R/etc/passwd" || true))); fi
-    echo "$user:x:$uid:$uid::/home/$user:/bin/bash" >>"$R/etc/passwd" ;;
+    echo "$user:x:$uid:$uid::/home/$user:/bin/bash" >>"$R/etc/passwd"
+    # Its own group (Ubuntu's USERGROUPS_ENAB), and a home owned by it: 0755, older Ubuntus'
+    # HOME_MODE, which provision.sh must tighten.
+    echo "$user:x:$uid:" >>"$R/etc/group"
+    if has --create-home "$@"; then
+      mkdir -p "$R/home/$user" && chmod 0755 "$R/home/$user" && chown "$uid:$uid" "$R/home/$user"
+    fi ;;
+  groupadd)
+    group=$(last "$@")
+    gid=$((999 - $(grep -c ':9[0-9][0-9]:' "$R/etc/group" || true)))
+    echo "$group:x:$gid:" >>"$R/etc/group" ;;
+  gpasswd)
+    # gpasswd --add|--delete USER GROUP: edit the group's member list.
+    user="$2" group="$3"
+    line=$(grep "^$group:" "$R/etc/group") || { echo "gpasswd: group '$group' does not exist" >&2; exit 3; }
+    members=$(echo "$line" | cut -d: -f4 | tr ',' '\n' | grep -vx "$user" | grep . || true)
+    if [[ "$1" == --add ]]; then members=$(printf '%s\n%s' "$members" "$user" | grep .); fi
+    new="$(echo "$line" | cut -d: -f1-3):$(echo "$members" | grep . | tr '\n' ',' | sed 's/,$//')"
+    awk -v g="$group" -v l="$new" -F: '$1 == g {print l; next} {print}' "$R/etc/group" >"$R/etc/group.new"
+    mv "$R/etc/group.new" "$R/etc/group" ;;
+  usermod)
+    user=$(last "$@")
+    grep -q "^$user:" "$R/etc/passwd" || { echo "usermod: user '$user' does not exist" >&2; exit 6; }
+    mkdir -p "$S/expired"
+    if has --lock "$@"; then sed -i "s/^$user:/$user:!/" "$R/etc/shadow" 2>/dev/null || true; fi
+    case "$(after --expiredate "$@")" in
+      "") rm -f "$S/expired/$user" ;;
+      *) touch "$S/expired/$user" ;;
+    esac ;;
+  pkill) ;;
+  setfacl)
+    # The default ACL it sets, as getfacl would print it back.
+    after -m "$@" | tr ',' '\n' >"$S/acl.$(key "$(last "$@")")" ;;
+  getfacl)
+    cat "$S/acl.$(key "$(last "$@")")" 2>/dev/null || true ;;
   getent)
-    grep "^$2:" "$R/etc/passwd" || exit 2 ;;
+    case "$1" in
+      passwd) grep "^$2:" "$R/etc/passwd" || exit 2 ;;
+      group) grep "^$2:" "$R/etc/group" || exit 2 ;;
+      *) echo "getent stub: unexpected $*" >&2; exit 1 ;;
+    esac ;;
   id)
     line=$(grep "^$(last "$@"):" "$R/etc/passwd") || { echo "id: no such user" >&2; exit 1; }
     echo "$line" | cut -d: -f3 ;;
@@ -143,7 +180,10 @@ case "$name" in
     # Like the real one, keep only a hash: of what arrived on stdin.
     line=$(cat)
     digest=$(printf '%s' "$line" | sha256sum | cut -d' ' -f1)
-    echo "${line%%:*}:$digest" >>"$R/etc/shadow" ;;
+    touch "$R/etc/shadow"
+    grep -v "^${line%%:*}:" "$R/etc/shadow" >"$R/etc/shadow.new" || true
+    echo "${line%%:*}:$digest" >>"$R/etc/shadow.new"
+    mv "$R/etc/shadow.new" "$R/etc/shadow" ;;
   fallocate) touch "$(last "$@")" ;;
   swapon)
     if [[ "${1:-}" == --show* ]]; then cat "$S/swap" 2>/dev/null || true
@@ -151,7 +191,8 @@ case "$name" in
   aws)
     if [[ "$1 $2" == "secretsmanager get-secret-value" ]]; then
       [[ -n "${STUB_FAIL_SECRET:-}" ]] && { echo "An error occurred (AccessDeniedException)" >&2; exit 254; }
-      printf '%s\n' "$STUB_SECRET"
+      # Each secret its own value: STUB_SECRET, then a digest of the secret's name.
+      printf '%s-%s\n' "$STUB_SECRET" "$(after --secret-id "$@" | sha256sum | cut -c1-8)"
     elif [[ "$1" == ec2 ]]; then
       ec2_call "${@:2}"
     fi ;;

@@ -294,7 +294,10 @@ def test_without_the_penguins_app_shiny_server_has_no_config(bundles):
 def test_every_service_provision_starts_is_in_the_registry(bundles):
     script = (bundles["default"] / "provision.sh").read_text()
     started = set(re.findall(r"^\s*run_service (\S+)$", script, re.M))
-    assert started == {s.unit for s in services(CONFIGS["default"])}
+    # JupyterHub and its proxy start together, each restarted for its own changes only.
+    (hub, proxy) = re.search(r'local hub="(\S+)" proxy="(\S+)"', script).groups()
+    assert started | {hub} == {s.unit for s in services(CONFIGS["default"])}
+    assert proxy == f"{hub}-proxy" and (bundles["default"] / f"systemd/{proxy}.service").exists()
 
 
 def test_nginx_accepts_the_instance_config_with_the_command_provision_runs(bundles):

@@ -48,9 +48,10 @@ def snapshot(sandbox: Sandbox) -> dict:
     return {
         _same(sandbox, name): tuple(_same(sandbox, str(v)) for v in value)
         for name, value in sandbox.snapshot().items()
-        # When the volume was first formatted: a timestamp, by design.
+        # When the volume was first formatted: a timestamp; the proxy's API token: random. By
+        # design (the token file's mode still compares).
         if name != "/home/.workbench-home"
-    }
+    } | {"/etc/jupyterhub/proxy.env": sandbox.snapshot()["/etc/jupyterhub/proxy.env"][1]}
 
 
 def ok(run):

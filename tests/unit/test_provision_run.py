@@ -21,11 +21,12 @@ import re
 import pytest
 
 from tests.unit.provision_sandbox import IMDS, READY_URL, Run, Sandbox, bootstrap_env
-from workbench.config import LOGIN_USER, WorkbenchConfig
+from workbench.config import WorkbenchConfig
 from workbench.provisioning import configure_steps, needed_install_steps
 from workbench.services import public_services, service
 
 DEFAULT = WorkbenchConfig()
+USER = DEFAULT.users[0]
 # `provision.sh` with no argument (phase all), as a stock image runs it: swap, the install steps
 # the configuration needs, then the configure steps.
 STEPS = ["swap", *needed_install_steps(DEFAULT), *configure_steps(DEFAULT)]
@@ -40,6 +41,7 @@ READ_ONLY = {
     ("systemctl", "is-active"),
     ("/opt/node/bin/node", "--version"),
     ("python3", "-c"),
+    ("getfacl",),
     # home-volume.sh finding /home already on its volume
     ("blkid",),
     ("lsblk",),
@@ -143,16 +145,25 @@ def test_every_program_a_unit_or_config_names_is_one_provision_created(provision
     sandbox, _ = provisioned
     root = sandbox.root
     units = {
-        "jupyterhub": (root / "etc/systemd/system/jupyterhub.service").read_text(),
-        "penguin-api": (root / "etc/systemd/system/penguin-api.service").read_text(),
+        name: (root / f"etc/systemd/system/{name}.service").read_text()
+        for name in ("jupyterhub", "jupyterhub-proxy", "penguin-api")
     }
     for name, text in units.items():
         program = re.search(r"^ExecStart=(\S+)", text, re.M).group(1)
         assert (root / program.lstrip("/")).exists(), f"{name}.service runs {program}"
+    path = re.search(r"^Environment=PATH=(\S+)", units["jupyterhub-proxy"], re.M).group(1)
+    found = [d for d in path.split(":") if (root / d.lstrip("/") / "node").exists()]
+    assert found, "configurable-http-proxy's node is on its unit's PATH"
     path = re.search(r"^Environment=PATH=(\S+)", units["jupyterhub"], re.M).group(1)
-    for program in ("configurable-http-proxy", "node"):
-        found = [d for d in path.split(":") if (root / d.lstrip("/") / program).exists()]
-        assert found, f"{program} is on the jupyterhub unit's PATH"
+    singleuser = [
+        d for d in path.split(":") if (root / d.lstrip("/") / "jupyterhub-singleuser").exists()
+    ]
+    assert singleuser, "jupyterhub-singleuser is on the hub's PATH"
+    # Both read the proxy's API token from the file provisioning made: private to root.
+    (token_file,) = set(re.findall(r"^EnvironmentFile=(\S+)", "".join(units.values()), re.M))
+    token = root / token_file.lstrip("/")
+    assert token.stat().st_mode & 0o777 == 0o600
+    assert re.fullmatch(r"CONFIGPROXY_AUTH_TOKEN=[0-9a-f]{64}\n", token.read_text())
     shiny = (root / "etc/shiny-server/shiny-server.conf").read_text()
     python = re.search(r"^python (\S+);", shiny, re.M).group(1)
     assert (root / python.lstrip("/")).exists(), f"shiny-server.conf's python {python}"
@@ -210,7 +221,7 @@ def test_a_restart_waits_for_the_step_that_changed_the_files(sandbox):
 
 FAILURES = {
     "packages": ({"STUB_FAIL_APT": "1"}, "Unable to locate package"),
-    "user": ({"STUB_FAIL_SECRET": "1"}, "AccessDeniedException"),
+    "users": ({"STUB_FAIL_SECRET": "1"}, "AccessDeniedException"),
     "nginx": ({"STUB_FAIL_NGINX": "1"}, "unknown directive"),
 }
 
@@ -241,7 +252,7 @@ def test_the_failed_command_travels_as_data_without_breaking_the_json(sandbox):
     assert signal["Status"] == "FAILURE"
     assert re.fullmatch(
         r'line \d+: password=\$\(aws secretsmanager get-secret-value --region "\$WORKBENCH_REGION"'
-        r'.*--secret-id "\$WORKBENCH_SECRET_ARN".*\)',
+        r'.*--secret-id "\$secret".*\)',
         signal["Data"],
         re.S,
     ), signal["Data"]
@@ -309,10 +320,10 @@ def test_a_path_that_stays_down_fails_the_health_step(sandbox):
     assert len(run.called("sleep")) == 59, "60 tries, 5 s apart (sleep is a stub here)"
 
 
-@pytest.mark.parametrize("xtrace", [False, True], ids=["plain", "bash -x"])
-def test_the_password_reaches_chpasswd_and_nothing_else(sandbox, xtrace):
+def test_the_password_reaches_chpasswd_and_nothing_else(sandbox):
+    # Under bash -x, which traces every command but the users step's (tracing off, there).
     sandbox.render(DEFAULT)
-    run = sandbox.run(xtrace=xtrace)
+    run = sandbox.run(xtrace=True)
     assert run.returncode == 0, run.output
     secret = sandbox.secret
     assert secret not in run.output
@@ -323,23 +334,23 @@ def test_the_password_reaches_chpasswd_and_nothing_else(sandbox, xtrace):
         if path.is_file() and not path.is_symlink():
             assert secret.encode() not in path.read_bytes(), path
     # chpasswd got "user:password" on stdin (the stub keeps only its hash, as /etc/shadow does).
-    digest = hashlib.sha256(f"{LOGIN_USER}:{secret}".encode()).hexdigest()
-    assert (sandbox.root / "etc/shadow").read_text() == f"{LOGIN_USER}:{digest}\n"
+    digest = hashlib.sha256(f"{USER}:{sandbox.password(DEFAULT, USER)}".encode()).hexdigest()
+    assert (sandbox.root / "etc/shadow").read_text() == f"{USER}:{digest}\n"
+    # The secret it came from, read by its name.
+    (call,) = run.called("aws", "secretsmanager", "get-secret-value")
+    assert call[call.index("--secret-id") + 1] == "Workbench/users/workbench/password"
 
 
-def test_a_password_set_once_survives_reprovisioning(sandbox):
-    first_run(sandbox)
-    run = sandbox.run()
-    assert not run.called("aws", "secretsmanager"), "a password changed with passwd is kept"
-    assert not run.called("chpasswd")
+# A password changed with passwd surviving re-provisioning, and each user's own password: for a
+# team, in test_provision_users.py.
 
 
-def test_the_login_user_must_be_a_regular_user(sandbox):
+def test_a_user_must_be_a_regular_user(sandbox):
     with (sandbox.root / "etc/passwd").open("a") as passwd:
-        passwd.write(f"{LOGIN_USER}:x:999:999::/home/{LOGIN_USER}:/bin/bash\n")
+        passwd.write(f"{USER}:x:999:999::/home/{USER}:/bin/bash\n")
     sandbox.render(DEFAULT)
     run = sandbox.run()
-    assert run.statuses() == [("FAILURE", "step-user-failed")]
+    assert run.statuses() == [("FAILURE", "step-users-failed")]
     assert "uid 999" in run.log
     assert not run.called("chpasswd")
 
@@ -367,7 +378,7 @@ def test_the_home_volume_is_mounted_before_the_user_is_created(provisioned):
     assert run.steps().index("home") == run.steps().index("identity") + 1
     # The user's home directory was made on the volume, and the AMI's /home moved onto it.
     assert sandbox.mounts() == [(str(sandbox.device), str(home))]
-    assert (home / LOGIN_USER).is_dir()
+    assert (home / USER).is_dir()
     assert (home / "ubuntu/.ssh/authorized_keys").read_text() == "ssh-ed25519 AAAA sandbox\n"
     assert sandbox.hidden_under(home) == [], "moved, not copied: nothing left on the root volume"
     assert "[home] done; changed: /home" in run.log

@@ -92,8 +92,8 @@ def test_every_step_is_defined_and_every_defined_step_runs(scripts):
         assert _array(script, "NEEDED_INSTALL_STEPS") == list(needed_install_steps(config)), name
         configure = _array(script, "CONFIGURE_STEPS")
         assert configure == list(configure_steps(config)), name
-        assert configure[:3] == ["identity", "home", "user"], (
-            f"{name}: /home is attached, then mounted, before the user"
+        assert configure[:3] == ["identity", "home", "users"], (
+            f"{name}: /home is attached, then mounted, before the users"
         )
         # With HTTPS, tls comes between: NGINX's port 80 answers its challenge.
         tls = ["tls"] if config.https_on else []
@@ -170,6 +170,9 @@ _NOT_WRITTEN = (
     "/dev/null",
     "/swapfile ",
     "/proc/$$/",
+    # The shared folder's path on the instance: the target of each user's ~/shared link (the
+    # link itself and every use of the folder go through SYSROOT).
+    "/home/shared\n",
 )
 
 
@@ -188,7 +191,7 @@ def test_every_system_path_goes_through_sysroot(scripts):
                 before = code[: match.start()]
                 if before.endswith(("$SYSROOT", "${SYSROOT}")):
                     continue
-                if any(code[match.start() :].startswith(p) for p in _NOT_WRITTEN):
+                if any((code[match.start() :] + "\n").startswith(p) for p in _NOT_WRITTEN):
                     continue
                 pytest.fail(f"{name}: line {number} uses {match.group()} outside SYSROOT: {line}")
 
@@ -196,5 +199,16 @@ def test_every_system_path_goes_through_sysroot(scripts):
 def test_the_secret_is_read_once_into_a_variable_and_piped(scripts):
     script = scripts["default"]
     assert script.count("aws secretsmanager get-secret-value") == 1
-    assert 'printf \'%s:%s\\n\' "$LOGIN_USER" "$password" | chpasswd' in script
+    assert 'printf \'%s:%s\\n\' "$user" "$password" | chpasswd' in script
     assert not re.search(r"(echo|log)[^\n]*\$\{?password", script), "never printed"
+    # Each secret by the name the stack gives it.
+    assert """secret_name() { printf '%s' "Workbench/users/$1/password"; }""" in script
+
+
+def test_the_users_step_never_traces(scripts):
+    """`bash -x provision.sh` traces every command: not where a password or a token is."""
+    for name, script in scripts.items():
+        for function in ("step_users", "proxy_token"):
+            body = script[script.index(f"\n{function}() {{") :].split("\n}\n", 1)[0]
+            assert "\n  set +x\n" in body, f"{name}: {function} turns tracing off"
+            assert "\n  local -" in body, f"{name}: {function} restores it on return"
