@@ -132,6 +132,10 @@ def test_each_user_reaches_their_own_server_and_not_the_others(team):
         assert lab.status_code == 200 and lab.url.endswith(f"/jupyter/user/{user}/lab")
         team.keepers[user] = Keeper(session, f"{base}/user/{user}/api/status")
         team.keepers[user].start()
+    # The team's folder, as each home has it (a link), is a folder in JupyterLab's file browser.
+    listing = team.sessions["bob"].get(f"{base}/user/bob/api/contents", timeout=10).json()
+    shared = [entry["type"] for entry in listing["content"] if entry["name"] == "shared"]
+    assert shared == ["directory"], listing["content"]
     # The hub's OAuth refuses a request for someone else's server.
     assert team.sessions["bob"].get(f"{base}/user/carol/lab", timeout=30).status_code == 403
     assert team.sessions["carol"].get(f"{base}/user/bob/lab", timeout=30).status_code == 403

@@ -85,6 +85,32 @@ def test_stop_ends_the_group_and_descendants_that_left_it(tmp_path):
     assert _proc_start_time(grandchild) is None, "the escaped grandchild survived the stop"
 
 
+def test_a_restart_keeps_what_left_the_group_until_stop_all(tmp_path):
+    """A hub restart must not end the users' servers (their own sessions), and nothing may
+    outlive the supervisor."""
+    pidfile = tmp_path / "grandchild.pid"
+    escaping = (
+        "import os, subprocess, sys, time\n"
+        f"if not os.path.exists({str(pidfile)!r}):\n"
+        "    p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],"
+        " start_new_session=True)\n"
+        f"    open({str(pidfile)!r}, 'w').write(str(p.pid))\n"
+        "time.sleep(600)\n"
+    )
+    with Supervisor(tmp_path / "logs") as supervisor:
+        supervisor.start(ProcessSpec(name="parent", argv=[PY, "-c", escaping]))
+        deadline = time.monotonic() + 10
+        while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        grandchild = int(pidfile.read_text())
+        first = supervisor._running["parent"].process.pid
+        supervisor.restart("parent")
+        assert supervisor._running["parent"].process.pid != first
+        assert _proc_start_time(first) is None, "the old process ended"
+        assert _proc_start_time(grandchild) is not None, "what it started in its own session runs"
+    assert _proc_start_time(grandchild) is None, "stop_all ended it"
+
+
 def test_unknown_service_names_are_refused(tmp_path):
     with Supervisor(tmp_path / "logs") as supervisor, pytest.raises(RunnerError) as error:
         start_workbench(WorkbenchConfig(), tmp_path, supervisor, only=["rstudio"])
