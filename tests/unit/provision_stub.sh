@@ -127,12 +127,14 @@ case "$name" in
   useradd)
     user=$(last "$@")
     if has --system "$@"; then uid=$((999 - $(grep -c ':9[0-9][0-9]:' "$R/etc/passwd" || true)))
+    elif has --uid "$@"; then uid=$(after --uid "$@")
     else uid=$((1000 + $(grep -c ':1[0-9][0-9][0-9]:' "$R/etc/passwd" || true))); fi
     echo "$user:x:$uid:$uid::/home/$user:/bin/bash" >>"$R/etc/passwd"
     # Its own group (Ubuntu's USERGROUPS_ENAB), and a home owned by it: 0755, older Ubuntus'
     # HOME_MODE, which provision.sh must tighten.
     echo "$user:x:$uid:" >>"$R/etc/group"
-    if has --create-home "$@"; then
+    # An existing home is left as it is (useradd: "home directory already exists").
+    if has --create-home "$@" && [[ ! -d "$R/home/$user" ]]; then
       mkdir -p "$R/home/$user" && chmod 0755 "$R/home/$user" && chown "$uid:$uid" "$R/home/$user"
     fi ;;
   groupadd)
@@ -165,13 +167,14 @@ case "$name" in
     cat "$S/acl.$(key "$(last "$@")")" 2>/dev/null || true ;;
   getent)
     case "$1" in
-      passwd) grep "^$2:" "$R/etc/passwd" || exit 2 ;;
+      # By name, or by uid (a number).
+      passwd) grep -E "^$2:|^[^:]*:[^:]*:$2:" "$R/etc/passwd" || exit 2 ;;
       group) grep "^$2:" "$R/etc/group" || exit 2 ;;
       *) echo "getent stub: unexpected $*" >&2; exit 1 ;;
     esac ;;
   id)
     line=$(grep "^$(last "$@"):" "$R/etc/passwd") || { echo "id: no such user" >&2; exit 1; }
-    echo "$line" | cut -d: -f3 ;;
+    if [[ "$1" == -g ]]; then echo "$line" | cut -d: -f4; else echo "$line" | cut -d: -f3; fi ;;
   passwd)
     user=$(last "$@")
     if grep -q "^$user:" "$R/etc/shadow" 2>/dev/null; then echo "$user P 2026-01-01 0 99999 7 -1"

@@ -29,6 +29,7 @@ VARIANTS = {
     "jammy": WorkbenchConfig(ubuntu_release="22.04", penguins_app=False, penguin_api_public=True),
     "https-ip": WorkbenchConfig(https="ip"),
     "https-domain": WorkbenchConfig(https="workbench.example.org", acme_email="a@example.org"),
+    "team": WorkbenchConfig(users=("alice", "bob"), admins=("alice",), idle_cull_minutes=0),
 }
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 

@@ -123,10 +123,17 @@ def test_team_changes_over_time(tmp_path):
     shadow = sandbox.root / "etc/shadow"
     shadow.write_text(shadow.read_text().replace("alice:", "alice:changed-with-passwd-", 1))
 
-    # carol joins.
+    # carol joins; her home is on the volume already (restored from a snapshot, say), with the
+    # uid she had: the new account takes it, so that her files stay hers.
+    carols = sandbox.root / "home/carol"
+    carols.mkdir()
+    (carols / "thesis.tex").write_text("carol's\n")
+    os.chown(carols, 1042, 1042)
+    os.chown(carols / "thesis.tex", 1042, 1042)
     run = provision(sandbox, WorkbenchConfig(users=("alice", "bob", "carol"), admins=("alice",)))
     assert restarted(run) == {"jupyterhub"}, "the hub only: not the proxy, not RStudio"
-    assert run.called("useradd", "--create-home") and len(run.called("chpasswd")) == 1
+    assert len(run.called("useradd")) == 1 and len(run.called("chpasswd")) == 1
+    assert sandbox.uid("carol") == 1042 and os.stat(carols / "thesis.tex").st_uid == 1042
     assert "carol" in sandbox.group(TEAM_GROUP)[1]
     assert sandbox.shadow()["alice"].startswith("changed-with-passwd-"), "passwd's change kept"
 
