@@ -25,7 +25,7 @@ from workbench.render import culling
 TEAM = WorkbenchConfig(users=("alice", "bob", "carol"), admins=("alice",))
 # After the restart: carol removed, dave added.
 CHANGED = WorkbenchConfig(users=("alice", "bob", "dave"), admins=("alice",))
-CULL_TIMEOUT = 5
+CULL_TIMEOUT = 4
 """Seconds: JupyterHub collects activity every second and the culler looks every second
 (workbench/idle.py derives both from the timeout)."""
 
@@ -200,7 +200,7 @@ def test_a_hub_restart_with_new_users_keeps_the_running_servers_and_their_kernel
     # The restarted culler's first rounds judge bob by fresh activity, not by the record of a
     # hub that was down (workbench/idle.py: the culler's start delay).
     timing = culling(CHANGED, team.wb.target)
-    rounds = timing.start_delay_seconds + 2 * timing.every_seconds + 1
+    rounds = timing.start_delay_seconds + timing.every_seconds + 1
     time.sleep(max(0.0, rounds - (time.monotonic() - began - took)))
     assert (server(team, "bob") or {}).get("ready"), "bob's busy server was culled"
     assert "Culling server bob" not in team.supervisor.log("jupyterhub").read_text()
