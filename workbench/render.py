@@ -279,7 +279,12 @@ def _context(config: WorkbenchConfig, target: Target) -> dict[str, object]:
         "stamp_dir": provisioning.STAMP_DIR,
         "lock_file": PROVISION_LOCK,
         # The units a failed replacement stops before it gives /home back (identity.sh).
-        "home_units": tuple(s.unit for s in all_services if s.uses_home),
+        # Each user's JupyterLab server is a unit of its own (SystemdSpawner), which outlives the
+        # hub's: a pattern systemctl matches against the loaded units.
+        "home_units": (
+            *(s.unit for s in all_services if s.uses_home),
+            USER_SERVER_UNIT.format(USERNAME="*") + ".service",
+        ),
     }
 
 
