@@ -164,6 +164,7 @@ class WorkbenchConfig:
     def acme_directory(self) -> str:
         """The ACME directory URL certbot talks to."""
         return ACME_DIRECTORIES.get(self.acme_server, self.acme_server)
+
     def password_secret(self, user: str) -> str:
         """The name of `user`'s password secret in Secrets Manager: derived from the stack and
         the user, so that the instance and the PasswordCommand output find it without its ARN.
@@ -339,6 +340,8 @@ def _hosted_zone_id(key: str, value: Any) -> str:
     if not _HOSTED_ZONE_ID.fullmatch(text):
         raise _fail(key, value, "a Route 53 hosted zone ID such as Z0123456789ABCDEFGHIJ")
     return text
+
+
 def _name_list(key: str, value: Any) -> tuple[str, ...]:
     """Comma-separated names (`-c users=alice,bob`) or a JSON list (cdk.json, or `-c` text that
     starts with `[`), each name valid and listed once."""

@@ -91,7 +91,7 @@ def tls(workbench, pebble, tmp_path_factory):
             only=[],
             listen_port=pebble.http_port,
             ports=workbench.wb.ports,
-            password=workbench.wb.password,
+            passwords=workbench.wb.logins,
             ca_file=pebble.root,
             acme_ca_bundle=pebble.listener_ca,
         )
