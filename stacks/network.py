@@ -6,6 +6,7 @@ from aws_cdk import Acknowledgment, Validations
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
+from stacks.acknowledge import acknowledge
 from workbench.config import WorkbenchConfig
 from workbench.services import HTTP_PORT, HTTPS_PORT, SSH_PORT
 
@@ -73,18 +74,18 @@ class WorkbenchNetwork(Construct):
                 "SSH for administration and tunnels (ssh_cidr)",
             )
         if config.ssh_cidr == "0.0.0.0/0":
-            Validations.of(self.security_group).acknowledge(
-                Acknowledgment(
-                    id="CloudFormation-Validate::W2508",
-                    reason="ssh_cidr defaults to the world so a first deploy is reachable; set "
-                    "ssh_cidr to your own address, or none to close port 22.",
-                )
+            acknowledge(
+                self.security_group,
+                nag=["CloudFormation-Validate::W2508"],
+                checkov=["CKV_AWS_24"],
+                reason="ssh_cidr defaults to the world so a first deploy is reachable; set "
+                "ssh_cidr to your own address, or none to close port 22.",
             )
-        Validations.of(self.security_group).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-EC23",
-                reason="Port 80 is public by design (the workbench's single web entry point), "
-                "and 443 with https on (80 then only redirects and answers ACME challenges); "
-                "port 22 follows the ssh_cidr setting, and ssh_cidr=none removes it.",
-            )
+        acknowledge(
+            self.security_group,
+            nag=["AwsSolutions-EC23"],
+            checkov=["CKV_AWS_260"],
+            reason="Port 80 is public by design (the workbench's single web entry point), "
+            "and 443 with https on (80 then only redirects and answers ACME challenges); "
+            "port 22 follows the ssh_cidr setting, and ssh_cidr=none removes it.",
         )

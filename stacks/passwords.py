@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from stacks.acknowledge import acknowledge
 from workbench.config import WorkbenchConfig
 
 PASSWORD_LENGTH = 24
@@ -38,12 +38,19 @@ class UserPasswords(Construct):
                 ),
             )
             secret.grant_read(reader)
-            Validations.of(secret).acknowledge(
-                Acknowledgment(
-                    id="AwsSolutions-SMG4",
-                    reason="The secret is a Linux login password set once at provisioning; "
-                    "automatic rotation would need a Lambda on the instance's network and would "
-                    "desynchronise it from the user's password. Users change it with passwd.",
-                )
+            acknowledge(
+                secret,
+                nag=["AwsSolutions-SMG4"],
+                reason="The secret is a Linux login password set once at provisioning; "
+                "automatic rotation would need a Lambda on the instance's network and would "
+                "desynchronise it from the user's password. Users change it with passwd.",
+            )
+            acknowledge(
+                secret,
+                checkov=["CKV_AWS_149"],
+                reason="Encrypted with Secrets Manager's AWS-managed key: only this account's "
+                "principals with secretsmanager:GetSecretValue on it (the instance role, admins) "
+                "can read it. A customer-managed key would add US$1 a month and a key policy per "
+                "stack and protect a password read once, at provisioning, no better.",
             )
             self.secrets[user] = secret

@@ -8,6 +8,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from stacks.acknowledge import acknowledge
 from stacks.machine_image import machine_image
 from workbench.config import WorkbenchConfig
 from workbench.deployment import BOOTSTRAP_PATH
@@ -189,6 +190,14 @@ class WorkbenchServer(Construct):
                     "which the user chose with it.",
                 )
             )
+        acknowledge(
+            self.instance,
+            checkov=["CKV_AWS_88"],
+            reason="The instance serves the web itself and, with no NAT gateway (about US$32 "
+            "a month), reaches the AWS APIs and package mirrors over its public IPv4 from the "
+            "first boot, before its identity step moves the Elastic IP to it. The security "
+            "group opens 80 (443 with https) and 22 per ssh_cidr only.",
+        )
         Validations.of(self.instance).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-EC28",
