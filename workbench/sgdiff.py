@@ -495,33 +495,53 @@ def _read(paths: Sequence[Path]) -> TemplateRules:
     return _merge([parse_template(load_template(p), name=stack_name_of(p)) for p in paths])
 
 
-def load_side(
-    spec: str, *, repo: Path, overrides: Mapping[str, str], workdir: Path
-) -> tuple[str, TemplateRules]:
-    """(label, rules) for one side of the diff."""
+@dataclasses.dataclass(frozen=True)
+class Side:
+    """One side of the diff, located but not yet read: a template file, a cdk.out directory, a
+    checkout, or a commit. Both sides are located before either is synthesized, so a mistyped
+    ref fails at once, not after the other side's synth."""
+
+    spec: str
+    kind: str  # "templates", "checkout" or "commit"
+    label: str
+    paths: tuple[Path, ...] = ()
+    commit: str = ""
+
+
+def locate_side(spec: str, *, repo: Path) -> Side:
     path = Path(spec)
     if path.is_file():
-        return f"`{spec}`", _read([path])
+        return Side(spec, "templates", f"`{spec}`", (path,))
     if path.is_dir():
         if (path / "app.py").is_file() and (path / "cdk.json").is_file():
             label = "the working tree" if path.resolve() == ROOT else f"checkout `{spec}`"
-            return label, _read(synthesize(path, workdir / "cdk.out", overrides))
+            return Side(spec, "checkout", label, (path,))
         templates = sorted(path.glob("*.template.json"))
         if templates:
-            return f"`{spec}`", _read(templates)
+            return Side(spec, "templates", f"`{spec}`", tuple(templates))
         raise InputError(f"{spec!r} is a directory without app.py or *.template.json")
     if _git(repo, "rev-parse", "--git-dir").returncode != 0:
         raise InputError(f"{spec!r} is not a template file, and {repo} is not a git repository")
     commit = resolve_ref(repo, spec)
     if commit is None:
         raise InputError(f"{spec!r} is neither a template file nor a git ref in {repo}")
-    label = f"`{spec}` ({commit[:7]})"
+    return Side(spec, "commit", f"`{spec}` ({commit[:7]})", commit=commit)
+
+
+def read_side(
+    side: Side, *, repo: Path, overrides: Mapping[str, str], workdir: Path
+) -> TemplateRules:
+    """The rules of a located side (a checkout or a commit is synthesized first)."""
+    if side.kind == "templates":
+        return _read(side.paths)
+    if side.kind == "checkout":
+        return _read(synthesize(side.paths[0], workdir / "cdk.out", overrides))
     checkout = workdir / "checkout"
-    added = _git(repo, "worktree", "add", "--detach", "--quiet", str(checkout), commit)
+    added = _git(repo, "worktree", "add", "--detach", "--quiet", str(checkout), side.commit)
     if added.returncode != 0:
-        raise InputError(f"git worktree add {spec} failed: {added.stderr.strip()}")
+        raise InputError(f"git worktree add {side.spec} failed: {added.stderr.strip()}")
     try:
-        return label, _read(synthesize(checkout, workdir / "cdk.out", overrides))
+        return _read(synthesize(checkout, workdir / "cdk.out", overrides))
     finally:
         # Whatever happened, leave the repository without the temporary worktree.
         if _git(repo, "worktree", "remove", "--force", str(checkout)).returncode != 0:
@@ -546,22 +566,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("-o", "--output", type=Path, help="write the Markdown here as well")
     args = parser.parse_args(argv)
-    sides = []
+    roles = (("OLD", args.old), ("NEW", args.new))
+    rules = []
     try:
         overrides = parse_overrides(args.context)
-        for role, spec in (("OLD", args.old), ("NEW", args.new)):
+        located = []
+        for role, spec in roles:
+            try:
+                located.append((role, locate_side(spec, repo=args.repo)))
+            except InputError as error:
+                raise InputError(f"{role}: {error}") from None
+        for role, side in located:
             with tempfile.TemporaryDirectory(prefix="workbench-sg-diff-") as tmp:
                 try:
-                    sides.append(
-                        load_side(spec, repo=args.repo, overrides=overrides, workdir=Path(tmp))
+                    rules.append(
+                        read_side(side, repo=args.repo, overrides=overrides, workdir=Path(tmp))
                     )
                 except InputError as error:
                     raise InputError(f"{role}: {error}") from None
     except (InputError, ConfigError) as error:
         print(f"error: {error}", file=sys.stderr)
         return BAD_INPUT
-    (old_label, old), (new_label, new) = sides
-    result = diff(old, new, old_label=old_label, new_label=new_label)
+    (_, old_side), (_, new_side) = located
+    old, new = rules
+    result = diff(old, new, old_label=old_side.label, new_label=new_side.label)
     text = render_markdown(result)
     sys.stdout.write(text)
     if args.output:
