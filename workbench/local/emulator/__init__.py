@@ -1,10 +1,14 @@
 """The AWS emulator of the tests and `make local`: moto, plus what it lacks before it can create
-the workbench stack.
+and update the workbench stack.
 
 moto has no Canonical public parameters and refuses put_parameter under /aws/*, and CDK's
 templates check the bootstrap version parameter; both are put into moto's SSM backend directly
 (`seed_ssm`). The CloudFormation models moto lacks, or models too loosely, live in `models/`, one
-small class per AWS type; `register_missing_models` installs them.
+small class per AWS type; `cloudformation.py` updates stacks in CloudFormation's order (moto's own
+update does not replace anything), `ec2.py` enforces EC2's rules that moto lacks (a volume in use
+cannot be attached) and keeps a journal of what EC2 was asked. `agent.py` is what "boots" on an
+emulated instance (nothing, unless a test registers an agent), `imds.py` its metadata service and
+`signals.py` the wait condition handles' endpoint. `register_missing_models` installs them all.
 """
 
 from __future__ import annotations
@@ -42,9 +46,11 @@ _registered: list[bool] = []
 
 def register_missing_models() -> None:
     """Teach moto's CloudFormation the resource types the workbench uses and moto lacks (see
-    `models/`: each module says what moto does without it). Safe to call more than once."""
+    `models/`: each module says what moto does without it), CloudFormation's update order and
+    EC2's rules. Safe to call more than once."""
     from moto.cloudformation import parsing
 
+    from workbench.local.emulator import cloudformation, ec2
     from workbench.local.emulator.models.wait_condition import (
         WAIT_CONDITION_TYPE,
         WAIT_HANDLE_TYPE,
@@ -53,6 +59,9 @@ def register_missing_models() -> None:
     if _registered:
         return
     import workbench.local.emulator.models  # noqa: F401 (defining the models registers them)
+
+    cloudformation.install()
+    ec2.install()
 
     # moto consults its null-model list before any registered model.
     for type_ in (WAIT_HANDLE_TYPE, WAIT_CONDITION_TYPE):

@@ -29,13 +29,26 @@ class EmulatedAlarm(Defaults, CloudFormationModel):
         return self.alarm.name
 
     @classmethod
+    def replaces(cls, old: dict, new: dict) -> bool:
+        return old.get("AlarmName") != new.get("AlarmName")  # its one create-only property
+
+    @classmethod
+    def update_in_place(cls, resource, old: dict, new: dict, account_id: str, region_name: str):
+        """PutMetricAlarm again under the same name: CloudWatch replaces its settings."""
+        return cls._put(resource.alarm.name, new, account_id, region_name)
+
+    @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
         cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
     ):
         props = cloudformation_json.get("Properties", {})
+        return cls._put(props.get("AlarmName") or resource_name, props, account_id, region_name)
+
+    @classmethod
+    def _put(cls, name: str, props: dict, account_id: str, region_name: str):
         backend = cloudwatch_backends[account_id][region_name]
         alarm = backend.put_metric_alarm(
-            name=props.get("AlarmName") or resource_name,
+            name=name,
             namespace=props.get("Namespace"),
             metric_name=props.get("MetricName"),
             comparison_operator=props["ComparisonOperator"],

@@ -7,8 +7,8 @@ ImageId from moto's Parameter Store at launch (as EC2 does, so the template neve
 image's ID), and knows, from CloudFormation's resource schema, which property changes replace the
 instance (`replaces`) and which stop and start it (`RESTARTS`); an in-place update with such a
 change stops the instance, changes it and starts it again through EC2 (so the emulator's journal,
-workbench/local/emulator/ec2.py, records the StopInstances and StartInstances). Each launch and
-start "boots" the instance: the instance agent hook (workbench/local/emulator/agent.py).
+workbench/local/emulator/ec2.py, records the StopInstances and StartInstances, and the start
+boots it: the instance agent hook).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from moto.core.common_models import CloudFormationModel
 from moto.ec2.models import ec2_backends
 from moto.ssm.models import ssm_backends
 
-from workbench.local.emulator import agent
 from workbench.local.emulator.models.base import Defaults
 
 # CloudFormation's resource schema for AWS::EC2::Instance: createOnlyProperties (a change
@@ -141,7 +140,6 @@ class EmulatedInstance(Defaults, CloudFormationModel):
             backend.associate_iam_instance_profile(
                 instance_id=instance.id, iam_instance_profile_name=profile
             )
-        agent.booted(instance.id, account=account_id, region=region_name)
         return instance
 
     @classmethod
@@ -163,8 +161,7 @@ class EmulatedInstance(Defaults, CloudFormationModel):
             backend.delete_tags([instance.id], old_tags)
             backend.create_tags([instance.id], {t["Key"]: t["Value"] for t in new.get("Tags", [])})
         if restart:
-            backend.start_instances([instance.id])
-            agent.booted(instance.id, account=account_id, region=region_name)
+            backend.start_instances([instance.id])  # boots it (emulator/ec2.py)
         return instance
 
     @classmethod

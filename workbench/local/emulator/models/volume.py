@@ -7,12 +7,30 @@ from moto.ec2.models import ec2_backends
 
 from workbench.local.emulator.models.base import Defaults
 
+# What EC2 cannot change on an existing volume: a new value means a new volume.
+REPLACING = ("AvailabilityZone", "SnapshotId", "Encrypted", "KmsKeyId", "OutpostArn")
+
 
 class EmulatedVolume(Defaults, CloudFormationModel):
     """A volume that keeps what the template asked for. Deleting it is left to moto (it keeps
     the volume; no DeletionPolicy snapshot is made)."""
 
     TYPE = "AWS::EC2::Volume"
+
+    @classmethod
+    def replaces(cls, old: dict, new: dict) -> bool:
+        return any(old.get(key) != new.get(key) for key in REPLACING)
+
+    @classmethod
+    def update_in_place(cls, volume, old: dict, new: dict, account_id: str, region_name: str):
+        """ModifyVolume (size, type, IOPS, throughput) and the tags."""
+        if "Size" in new:
+            volume.size = int(new["Size"])
+        if "VolumeType" in new:
+            volume.volume_type = new["VolumeType"]
+        backend = ec2_backends[account_id][region_name]
+        backend.create_tags([volume.id], {t["Key"]: t["Value"] for t in new.get("Tags", [])})
+        return volume
 
     @classmethod
     def create_from_cloudformation_json(  # type: ignore[override]
