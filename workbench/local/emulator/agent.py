@@ -4,8 +4,9 @@ An emulated instance has no machine behind it. By default nothing runs on it, an
 condition completes at once, as if signalled (how `make local` deploys through the real CDK CLI).
 A test can register an agent: then the emulator calls it when an instance launches or starts
 (`boot`) and when an SSM association runs a command on it (`run`), each in a thread of its own,
-as a machine would run them, and a wait condition waits for a signal at its handle's URL
-(workbench/local/emulator/signals.py) instead of completing at once.
+as a machine would run them, and when it stops or terminates (`halt`: what runs on it ends); and
+a wait condition waits for a signal at its handle's URL (workbench/local/emulator/signals.py)
+instead of completing at once.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ class Agent(Protocol):
 
     def run(self, instance_id: str, commands: list[str], *, account: str, region: str) -> None:
         """State Manager sends the instance an association's commands (AWS-RunShellScript)."""
+
+    def halt(self, instance_id: str) -> None:
+        """The instance stops or terminates: whatever still runs on it ends."""
 
 
 _agent: list[Agent] = []
@@ -48,6 +52,14 @@ def booted(instance_id: str, *, account: str, region: str) -> None:
     agent = current_agent()
     if agent is not None:
         _spawn(f"boot {instance_id}", agent.boot, instance_id, account=account, region=region)
+
+
+def halted(instance_id: str) -> None:
+    """Called by the emulator's EC2 when an instance stops or terminates (synchronously: nothing
+    of it runs once EC2 says it is stopped)."""
+    agent = current_agent()
+    if agent is not None:
+        agent.halt(instance_id)
 
 
 def send_command(instance_id: str, commands: list[str], *, account: str, region: str) -> None:

@@ -2,12 +2,19 @@
 
 A `Ref` to the skipped handle becomes the string "None", which would reach the instance as its
 WORKBENCH_READY_URL, and the skipped condition leaves a hole in describe_stack_resources (an entry
-without a logical ID)."""
+without a logical ID).
+
+With no instance agent registered (workbench/local/emulator/agent.py: `make local`, most tests),
+nothing runs on an emulated instance: the handle's URL is shaped like AWS's presigned S3 URL and
+the condition completes at once, as if signalled. With an agent, the handle is a real endpoint
+(workbench/local/emulator/signals.py) and the condition waits for the agent's signals as
+CloudFormation waits for the instance's: a FAILURE fails it with the signal's reason."""
 
 from __future__ import annotations
 
 from moto.core.common_models import CloudFormationModel
 
+from workbench.local.emulator import agent, signals
 from workbench.local.emulator.models.base import Defaults
 
 WAIT_HANDLE_TYPE = "AWS::CloudFormation::WaitConditionHandle"
@@ -43,21 +50,27 @@ class EmulatedWaitConditionHandle(Defaults, CloudFormationModel):
         cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
     ):
         logical_id = kwargs.get("LogicalId", resource_name)
-        return cls(wait_handle_url(region_name, kwargs.get("StackId", ""), logical_id))
+        stack_id = kwargs.get("StackId", "")
+        if agent.current_agent() is not None:
+            return cls(signals.handle_url(stack_id, logical_id))
+        return cls(wait_handle_url(region_name, stack_id, logical_id))
 
 
 class EmulatedWaitCondition(Defaults, CloudFormationModel):
-    """A condition that completes at once, as if signalled: no instance runs in moto to signal
-    it."""
+    """A condition that completes at once, as if signalled, unless an agent runs on the
+    instances: then it waits for `Count` SUCCESS signals at its handle."""
 
     TYPE = WAIT_CONDITION_TYPE
     ATTRIBUTES = ("Data",)
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, data: dict[str, str]) -> None:
         self.name = name
+        self.data = data
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
-        return "{}"  # the signals' data by unique ID: none arrive in moto
+        import json
+
+        return json.dumps(self.data)  # the signals' data by unique ID
 
     @property
     def physical_resource_id(self) -> str:
@@ -67,4 +80,14 @@ class EmulatedWaitCondition(Defaults, CloudFormationModel):
     def create_from_cloudformation_json(  # type: ignore[override]
         cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
     ):
-        return cls(resource_name)
+        props = cloudformation_json.get("Properties", {})
+        url = str(props.get("Handle", ""))
+        if agent.current_agent() is None or not url.startswith(signals.start()):
+            return cls(resource_name, {})
+        from urllib.parse import urlsplit
+
+        timeout = min(
+            float(props.get("Timeout", signals.MAX_WAIT_SECONDS)), signals.MAX_WAIT_SECONDS
+        )
+        done = signals.SIGNALS.wait(urlsplit(url).path, int(props.get("Count", 1)), timeout)
+        return cls(resource_name, {str(s.get("UniqueId")): str(s.get("Data", "")) for s in done})
