@@ -3,6 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 VENV ?= .venv
+# The real AWS CLI (v1) that the aws layer runs the instance's scripts with; its own venv, as it
+# pins an older botocore than boto3's.
+AWSCLI_VENV ?= .venv-awscli
 # Test files run in parallel, one worker per core; each file's servers stay in one worker.
 PYTEST_WORKERS ?= 2
 PYTEST := $(VENV)/bin/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile
@@ -36,7 +39,7 @@ export JSII_NODE := $(NODE_BIN)/node
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed ## Python venvs, the pinned Node and CDK CLI (idempotent)
+setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(AWSCLI_VENV)/.installed node_modules/.installed ## Python venvs, the pinned Node and CDK CLI (idempotent)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt $(wildcard assets/*/requirements.txt)
 	@echo ">> creating $(VENV) and installing Python packages (a minute or two the first time)"
@@ -48,6 +51,12 @@ $(CHECKOV_VENV)/.installed: requirements-checkov.txt | $(VENV)/.installed
 	@echo ">> installing checkov in $(CHECKOV_VENV)"
 	@test -x $(CHECKOV_VENV)/bin/python || python3 -m venv $(CHECKOV_VENV)
 	@$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@touch $@
+
+$(AWSCLI_VENV)/.installed: requirements-awscli.txt
+	@echo ">> creating $(AWSCLI_VENV) with the AWS CLI the aws layer runs the instance's scripts with"
+	@test -x $(AWSCLI_VENV)/bin/python || python3 -m venv $(AWSCLI_VENV)
+	@$(AWSCLI_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-awscli.txt
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -16,7 +16,9 @@ CONTEXTS = {
         "users": ["alice", "bob"],
         "admins": "alice",
     },
-    # An exact image instead of Canonical's current one: a replacement (tests/aws/test_update.py).
+    # A change of the bundle only (in place), and of the image (a replacement): second deploys
+    # (tests/stack/test_redeploy.py, tests/aws/test_update.py).
+    "api": {"penguin_api_public": True},
     "pinned": {"ami_id": "ami-0123456789abcdef0"},
     "https_domain": {
         "https": "workbench.example.org",

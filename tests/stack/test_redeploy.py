@@ -46,16 +46,17 @@ STATEFUL = (
 
 
 @pytest.fixture(scope="module")
-def second(tmp_path_factory):
+def second(tmp_path_factory, synthesized):
     """`second(name)`: the template of a second deploy; "api" changes the bundle only (the model
-    API becomes public: nginx.conf, the landing page, the API's unit), "disk" only the instance
-    (the root volume grows: a replacement)."""
-    contexts = {"api": {"penguin_api_public": True}, "disk": {"root_volume_gb": 40}}
+    API becomes public: nginx.conf, the landing page, the API's unit; shared with the aws layer),
+    "disk" only the instance (the root volume grows: a replacement)."""
     cache: dict[str, dict] = {}
 
     def get(name: str) -> dict:
+        if name == "api":
+            return synthesized("api")[1]
         if name not in cache:
-            cache[name] = synth(tmp_path_factory.mktemp(name), **contexts[name])[1]
+            cache[name] = synth(tmp_path_factory.mktemp(name), root_volume_gb=40)[1]
         return cache[name]
 
     return get
