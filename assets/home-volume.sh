@@ -7,12 +7,11 @@
 #                           Idempotent.
 #   home-volume.sh device   print the volume's device (exit 1 if it is not attached)
 #
-# provision.sh runs `mount` before it creates the workbench user. The volume is attached by its
-# own CloudFormation resource, created as soon as the instance runs, i.e. while provisioning is
-# under way (the deploy waits on a wait condition that depends on the attachment, not on the
-# instance). So `mount` waits for the device, up to DEVICE_WAIT_SECONDS, and fails if it never
-# appears: /home is never left on the root volume where users would start working. After that
-# the attachment stays through reboots and stop/start, and fstab mounts /home at boot.
+# provision.sh runs `mount` before it creates the workbench user, right after its identity step
+# (identity.sh) has attached the volume to this instance. A device appears a few seconds after
+# EC2 reports the attachment, so `mount` waits for it, up to DEVICE_WAIT_SECONDS, and fails if it
+# never appears: /home is never left on the root volume where users would start working. After
+# that the attachment stays through reboots and stop/start, and fstab mounts /home at boot.
 #
 # A filesystem is created only when blkid finds no signature at all on the device. Anything
 # else (a filesystem with data, a partition table, swap) is never formatted.
@@ -280,7 +279,7 @@ wait_for_device() {
     fi
     if ((polls == 0)); then
       die "$what did not appear within ${DEVICE_WAIT_SECONDS} s; not putting $HOME_ROOT on" \
-        "the root volume. Check the stack's events for the attachment"
+        "the root volume. See the identity step in provision.log for the attachment"
     fi
     sleep "$DEVICE_POLL_SECONDS"
     polls=$((polls - 1))
