@@ -60,16 +60,27 @@ TAKEOVER = [
 ]
 
 
-def test_with_everything_in_place_no_aws_call_is_made(sandbox):
-    run = sandbox.run()
-    assert run.returncode == 0, run.output
-    assert run.called("aws", "ec2") == []
-    assert "[identity] done; nothing to change" in run.log
-
-
-def test_a_replacement_takes_the_volume_and_address_over_from_the_old_instance(sandbox):
+@pytest.fixture(scope="module")
+def replaced(tmp_path_factory) -> tuple[Sandbox, Run, Run]:
+    """A replacement's first run, then the next run on the same instance (shared: read only)."""
+    sandbox = Sandbox(tmp_path_factory.mktemp("replaced"))
+    sandbox.render(DEFAULT)
     sandbox.replacing()
-    run = sandbox.run()
+    return sandbox, sandbox.run(), sandbox.run()
+
+
+@pytest.fixture(scope="module")
+def handed_back(tmp_path_factory) -> tuple[Sandbox, Run, Run]:
+    """A replacement failing after the takeover, then a later run on it (shared: read only)."""
+    sandbox = Sandbox(tmp_path_factory.mktemp("handed-back"))
+    sandbox.render(DEFAULT)
+    sandbox.replacing()
+    failed = sandbox.run(STUB_FAIL_NGINX="1")
+    return sandbox, failed, sandbox.run()
+
+
+def test_a_replacement_takes_the_volume_and_address_over_from_the_old_instance(replaced):
+    sandbox, run, _ = replaced
     assert run.returncode == 0, run.output
     assert ec2_calls(run) == TAKEOVER
     attach = run.called("aws", "ec2")[6]
@@ -90,17 +101,16 @@ def test_a_replacement_takes_the_volume_and_address_over_from_the_old_instance(s
     assert not (sandbox.root / "var/lib/workbench/takeover").exists(), "settled: final"
 
 
-def test_after_a_takeover_the_next_run_asks_ec2_nothing(sandbox):
-    sandbox.replacing()
-    assert sandbox.run().returncode == 0
-    run = sandbox.run()
+def test_with_everything_in_place_no_aws_call_is_made(replaced):
+    # Every run after the takeover (a reboot, a start, an in-place update) only looks locally.
+    _, _, run = replaced
     assert run.returncode == 0, run.output
     assert run.called("aws", "ec2") == []
+    assert "[identity] done; nothing to change" in run.log
 
 
-def test_a_failure_after_the_takeover_hands_everything_back_before_it_reports(sandbox):
-    sandbox.replacing()
-    run = sandbox.run(STUB_FAIL_NGINX="1")
+def test_a_failure_after_the_takeover_hands_everything_back_before_it_reports(handed_back):
+    sandbox, run, _ = handed_back
     assert run.returncode != 0
     assert run.statuses() == [("FAILURE", "step-nginx-failed")], "the failed step, as always"
     assert ec2_calls(run) == [
@@ -113,15 +123,9 @@ def test_a_failure_after_the_takeover_hands_everything_back_before_it_reports(sa
         f"associate-address {ADDRESS_ID}",
         f"start-instances {OLD_INSTANCE_ID}",
     ]
-    assert sandbox.ec2() == {
-        "volume": ("in-use", OLD_INSTANCE_ID),
-        "address": OLD_INSTANCE_ID,
-        "instances": {INSTANCE_ID: "running", OLD_INSTANCE_ID: "running"},
-    }
     # The services that use /home stopped, then /home unmounted, all before the signal.
     stops = [c[-1] for c in run.called("systemctl", "stop")]
     assert stops == ["jupyterhub", "rstudio-server"]
-    assert sandbox.mounts() == []
     order = [tuple(c[:2]) for c in run.calls]
     assert order.index(("systemctl", "stop")) < order.index(("umount", str(sandbox.root / "home")))
     last_ec2 = max(i for i, c in enumerate(run.calls) if c[:2] == ["aws", "ec2"])
@@ -130,14 +134,18 @@ def test_a_failure_after_the_takeover_hands_everything_back_before_it_reports(sa
     assert "started i-0fedcba9876543210: the old workbench serves again" in run.log
 
 
-def test_an_instance_that_handed_back_never_takes_over_again(sandbox):
-    sandbox.replacing()
-    assert sandbox.run(STUB_FAIL_NGINX="1").returncode != 0
-    run = sandbox.run()  # the association's run, or a reboot, after the handback
+def test_an_instance_that_handed_back_never_takes_over_again(handed_back):
+    sandbox, _, run = handed_back  # the association's run, or a reboot, after the handback
     assert run.statuses() == [("FAILURE", "step-identity-failed")]
     assert not [c for c in ec2_calls(run) if c.startswith(("stop", "detach", "attach"))]
-    assert sandbox.ec2()["instances"][OLD_INSTANCE_ID] == "running"
     assert "not taking them over again" in run.output
+    # What the first run handed back is as it left it: the old instance's, running.
+    assert sandbox.ec2() == {
+        "volume": ("in-use", OLD_INSTANCE_ID),
+        "address": OLD_INSTANCE_ID,
+        "instances": {INSTANCE_ID: "running", OLD_INSTANCE_ID: "running"},
+    }
+    assert sandbox.mounts() == []
 
 
 def test_a_failure_before_the_takeover_touches_nothing(sandbox):
