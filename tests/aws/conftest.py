@@ -9,7 +9,7 @@ from moto import mock_aws
 
 from tests.aws.deployment import KEY_NAME
 from tests.synth import synth
-from workbench.local.emulator import REGION, register_missing_models, seed_ssm
+from workbench.local.emulator import REGION, images, register_missing_models, seed_ssm
 
 
 @pytest.fixture(autouse=True)
@@ -21,7 +21,8 @@ def aws(monkeypatch):
     register_missing_models()
     with mock_aws():
         ec2 = boto3.client("ec2", region_name=REGION)
-        seed_ssm(ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"])
+        (image,) = images(1)
+        seed_ssm(image)
         ec2.create_key_pair(KeyName=KEY_NAME)
         yield ec2
 

@@ -36,6 +36,7 @@ from workbench.local.emulator import (
     REGION,
     agent,
     ec2,
+    images,
     register_missing_models,
     seed_ssm,
     signals,
@@ -309,8 +310,7 @@ def test_the_template_does_not_depend_on_the_image_parameters_value(aws, synthes
     assert reservation["Instances"][0]["ImageId"] == first_image, "launched from the parameter"
     # Canonical publishes: the parameter's value changes, the template does not, and
     # CloudFormation has nothing to update (no replacement).
-    images = [i["ImageId"] for i in aws.describe_images(Owners=["amazon"])["Images"]]
-    newer = next(i for i in images if i != first_image)
+    newer = next(i for i in images(2) if i != first_image)
     seed_ssm(newer)
     assert ssm.get_parameter(Name=name)["Parameter"]["Value"] == newer
     with pytest.raises(ClientError, match="No updates are to be performed"):
@@ -320,7 +320,7 @@ def test_the_template_does_not_depend_on_the_image_parameters_value(aws, synthes
 
 def test_an_instance_type_change_stops_and_starts_the_same_instance(aws):
     ec2.clear_journal()
-    image = aws.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    (image,) = images(1)
     (launched,) = aws.run_instances(ImageId=image, MinCount=1, MaxCount=1)["Instances"]
     instance = ec2_backends["123456789012"][REGION].get_instance(launched["InstanceId"])
     old = {"ImageId": image, "InstanceType": "t3.medium", "UserData": "eA=="}

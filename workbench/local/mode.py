@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from workbench.local.emulator import REGION, register_missing_models, seed_ssm
+from workbench.local.emulator import REGION, images, register_missing_models, seed_ssm
 from workbench.local.runner import free_port
 from workbench.toolchain import tool_env
 
@@ -112,7 +112,7 @@ def emulator() -> Iterator[Emulator]:
     server.start()
     emu = Emulator(port=port, server=server)
     try:
-        ami = emu.client("ec2").describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        (ami,) = images(1)
         seed_ssm(ami, bootstrapped=False)
         yield emu
     finally:

@@ -41,6 +41,21 @@ def seed_ssm(
         store[name] = [ssm_parameter(account, name, value, "String", data_type)]
 
 
+def images(count: int = 1, *, region: str = REGION, account: str | None = None) -> list[str]:
+    """IDs of `count` distinct images moto's EC2 knows (Amazon's, which it loads by default).
+
+    Read from moto's backend in this process (in-process mocks and the embedded server alike):
+    `describe_images(Owners=["amazon"])` would serialize its whole catalogue, about a second per
+    call."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ec2.models import ec2_backends
+
+    found = list(ec2_backends[account or DEFAULT_ACCOUNT_ID][region].amis)[:count]
+    if len(found) < count:
+        raise LookupError(f"moto knows {len(found)} images; {count} asked for")
+    return found
+
+
 _registered: list[bool] = []
 
 
