@@ -4,9 +4,6 @@ is absent when `idle_stop_minutes` is 0."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from aws_cdk import App, Stack
@@ -14,7 +11,6 @@ from aws_cdk.assertions import Template
 
 from stacks.idle import IdleStop
 from stacks.server import INSTANCE_LOGICAL_ID
-from tests.synth import ROOT
 from workbench.idle import IDLE_CPU_PERCENT, idle_window
 
 STOP_ACTION = {
@@ -76,21 +72,3 @@ def test_alarm_window_follows_idle_stop_minutes(minutes):
     assert alarm["EvaluationPeriods"] == alarm["DatapointsToAlarm"] == window.evaluation_periods
     assert f"after {window.minutes} minutes" in alarm["AlarmDescription"]
     assert alarm["AlarmActions"] == [STOP_ACTION]
-
-
-@pytest.mark.parametrize("value", ["10081", "an hour"])
-def test_bad_idle_stop_minutes_stop_synth_with_one_line(tmp_path, value):
-    env = {
-        **os.environ,
-        "CDK_OUTDIR": str(tmp_path),
-        "CDK_CONTEXT_JSON": json.dumps({"idle_stop_minutes": value}),
-    }
-    result = subprocess.run(
-        [sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
-        f"error: idle_stop_minutes: got '{value}'; expected a whole number of minutes from 0 "
-        "to 10080 (0 disables the idle stop)"
-    )
-    assert not list(tmp_path.glob("*.template.json")), "nothing half-synthesized"

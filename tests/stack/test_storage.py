@@ -5,16 +5,10 @@ refactoring replaces it."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-
-import pytest
 
 from stacks.deployment import DEPLOYMENT_PARAMETER_LOGICAL_ID
 from stacks.server import INSTANCE_LOGICAL_ID
 from stacks.storage import HOME_DEVICE, HOME_VOLUME_LOGICAL_ID
-from tests.synth import ROOT
 
 
 def resources(template: dict, type_: str) -> dict[str, dict]:
@@ -101,27 +95,3 @@ def test_restore_creates_the_volume_from_the_snapshot(synthesized):
 def test_home_volume_id_is_an_output(synthesized):
     _, template = synthesized("default")
     assert template["Outputs"]["HomeVolumeId"]["Value"] == {"Ref": HOME_VOLUME_LOGICAL_ID}
-
-
-@pytest.mark.parametrize(
-    ("context", "message"),
-    [
-        (
-            {"home_snapshot_id": "vol-0123456789abcdef0"},
-            "error: home_snapshot_id: got 'vol-0123456789abcdef0'; expected an EBS snapshot ID "
-            "such as snap-0123456789abcdef0",
-        ),
-        (
-            {"home_volume_gb": "20GB"},
-            "error: home_volume_gb: got '20GB'; expected a whole number of GiB from 1 to 16384",
-        ),
-    ],
-)
-def test_bad_home_values_stop_synth_with_one_line(tmp_path, context, message):
-    env = {**os.environ, "CDK_OUTDIR": str(tmp_path), "CDK_CONTEXT_JSON": json.dumps(context)}
-    result = subprocess.run(
-        [sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True
-    )
-    assert result.returncode == 2
-    assert result.stderr.strip() == message
-    assert not list(tmp_path.glob("*.template.json")), "nothing half-synthesized"

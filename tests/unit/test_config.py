@@ -319,6 +319,30 @@ HTTPS_ALLOWED = (
     "expected off, ip (a certificate for the Elastic IP) or a domain name such as "
     "workbench.example.org (no wildcard, no IP address)"
 )
+# The /home volume and the idle stop (app.py prints these as `error: <message>` and exits 2:
+# tests/stack/test_cli.py proves that path once, with the real CLI and python app.py).
+BAD_VALUES += [
+    (
+        "home_snapshot_id",
+        "vol-0123456789abcdef0",
+        "home_snapshot_id: got 'vol-0123456789abcdef0'; expected an EBS snapshot ID such as "
+        "snap-0123456789abcdef0",
+    ),
+    (
+        "home_volume_gb",
+        "20GB",
+        "home_volume_gb: got '20GB'; expected a whole number of GiB from 1 to 16384",
+    ),
+    *(
+        (
+            "idle_stop_minutes",
+            value,
+            f"idle_stop_minutes: got '{value}'; expected a whole number of minutes from 0 to "
+            "10080 (0 disables the idle stop)",
+        )
+        for value in ("10081", "an hour")
+    ),
+]
 BAD_VALUES += [
     ("https", "on", None),
     ("https", "203.0.113.10", f"https: got '203.0.113.10'; {HTTPS_ALLOWED}"),
