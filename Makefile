@@ -23,7 +23,9 @@ SYSTEM_PACKAGES := nginx=nginx chromium=chromium shellcheck=shellcheck \
 
 # No telemetry from the CLI.
 export CDK_DISABLE_CLI_TELEMETRY := true
-export PYTHONDONTWRITEBYTECODE := 1
+# Bytecode caches (gitignored; the bundle never includes them): pytest keeps its rewritten test
+# modules and every app.py subprocess its compiled imports, instead of redoing both per process.
+unexport PYTHONDONTWRITEBYTECODE
 # The machine's PATH, for npm alone: `npm ci` installs the project's Node (npm's `node` package,
 # pinned in package.json) and must not run on the copy it is replacing.
 MACHINE_PATH := $(PATH)

@@ -41,7 +41,13 @@ LABEL=workbench-home
 # but no marker was formatted by a run that stopped before the copy finished.
 MARKER=.workbench-home
 
-log() { echo "$(date -Is) [home] $*"; }
+log() {
+  local stamp
+  # date -Is's format (2026-01-01T00:00:00+00:00) from bash's own printf: no process per line.
+  printf -v stamp '%(%Y-%m-%dT%H:%M:%S%z)T' -1
+  stamp="${stamp:0:22}:${stamp:22}"
+  echo "${stamp} [home] $*"
+}
 die() {
   echo "$(date -Is) [home] error: $*" >&2
   exit 1

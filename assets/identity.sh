@@ -40,7 +40,13 @@ PUBLIC_IP=${WORKBENCH_PUBLIC_IP:-}
 STACK_TAG=aws:cloudformation:stack-name
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
-log() { echo "$(date -Is) [identity] $*"; }
+log() {
+  local stamp
+  # date -Is's format (2026-01-01T00:00:00+00:00) from bash's own printf: no process per line.
+  printf -v stamp '%(%Y-%m-%dT%H:%M:%S%z)T' -1
+  stamp="${stamp:0:22}:${stamp:22}"
+  echo "${stamp} [identity] $*"
+}
 die() {
   echo "$(date -Is) [identity] error: $*" >&2
   exit 1

@@ -7,7 +7,6 @@ import json
 import re
 from pathlib import Path
 
-import jsonschema
 import pytest
 import yaml
 
@@ -43,7 +42,16 @@ def steps(doc: dict) -> dict[str, dict]:
     return {s["name"]: s for s in build["steps"]}
 
 
-def test_the_document_follows_the_awstoe_schema():
+@pytest.fixture(scope="module")
+def jsonschema():
+    """Imported on first use, not at collection: with rfc3987-syntax installed (cfn-lint's),
+    `import jsonschema` builds a URI grammar, about a second in every worker."""
+    import jsonschema
+
+    return jsonschema
+
+
+def test_the_document_follows_the_awstoe_schema(jsonschema):
     doc = document()
     jsonschema.validate(doc, SCHEMA)
     phases = [p["name"] for p in doc["phases"]]
@@ -54,7 +62,7 @@ def test_the_document_follows_the_awstoe_schema():
     assert len(component_document(name="x" * 128, bucket="b" * 63, key=KEY)) < DATA_MAX_CHARS
 
 
-def test_the_schema_refuses_what_awstoe_would():
+def test_the_schema_refuses_what_awstoe_would(jsonschema):
     doc = document()
     for broken in (
         {**doc, "phases": []},
