@@ -4,6 +4,44 @@ import pytest
 
 from tests.synth import synth, synth_image
 
+# The files whose tests use the live layer's session workbench (tests/live/conftest.py). They run
+# on one worker, so it starts once per session rather than once per worker (about 10 s each).
+SHARE_THE_WORKBENCH = frozenset(
+    f"tests/live/test_{name}.py"
+    for name in ("browser", "doctor", "penguins", "proxy", "rstudio", "tls")
+)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """`--dist loadfile`, with SHARE_THE_WORKBENCH as one file. (xdist's own `loadgroup` sets
+    the group in `item._nodeid`, which pytest 9.2's items no longer read.)"""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "the session workbench" if path in SHARE_THE_WORKBENCH else path
+
+    return FileScheduling(config, log)
+
+
+def pytest_collection_modifyitems(items):
+    """A new file that uses the session workbench joins SHARE_THE_WORKBENCH (else the workbench
+    starts on every worker, and nobody notices but the clock)."""
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        defs = getattr(item, "_fixtureinfo", None)
+        uses = defs is not None and any(
+            d.baseid == "tests/live" for d in defs.name2fixturedefs.get("workbench", ())
+        )
+        if uses and path not in SHARE_THE_WORKBENCH:
+            raise pytest.UsageError(
+                f"{path} uses the session workbench: add it to SHARE_THE_WORKBENCH in tests/conftest.py"
+            )
+
+
 # Contexts the stack and aws layers look at; each is synthesized once per session.
 CONTEXTS = {
     "default": {},
