@@ -154,7 +154,9 @@ def deploy(emu: Emulator, state: Path, context: Sequence[str] = ()) -> dict[str,
     log.write_text("")
     outputs_file = state / "outputs.json"
     extra = [arg for item in context for arg in ("-c", item)]
-    _cdk(emu, ["bootstrap", f"aws://{ACCOUNT}/{REGION}"], log)
+    # Every CLI run writes in the state directory: the checkout's own cdk.out may be in use by
+    # another CLI (`make synth`, a test), whose lock would stop this one.
+    _cdk(emu, ["bootstrap", f"aws://{ACCOUNT}/{REGION}", "--output", str(state / "cdk.out")], log)
     _cdk(
         emu,
         [
