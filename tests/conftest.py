@@ -38,7 +38,8 @@ def pytest_collection_modifyitems(items):
         )
         if uses and path not in SHARE_THE_WORKBENCH:
             raise pytest.UsageError(
-                f"{path} uses the session workbench: add it to SHARE_THE_WORKBENCH in tests/conftest.py"
+                f"{path} uses the session workbench: add it to SHARE_THE_WORKBENCH "
+                "in tests/conftest.py"
             )
 
 
