@@ -25,9 +25,11 @@ from workbench.render import culling
 TEAM = WorkbenchConfig(users=("alice", "bob", "carol"), admins=("alice",))
 # After the restart: carol removed, dave added.
 CHANGED = WorkbenchConfig(users=("alice", "bob", "dave"), admins=("alice",))
-CULL_TIMEOUT = 4
+CULL_TIMEOUT = 8
 """Seconds: JupyterHub collects activity every second and the culler looks every second
-(workbench/idle.py derives both from the timeout)."""
+(workbench/idle.py derives both from the timeout). Longer than a spawn takes on a busy machine:
+a server's last activity is its start, and the hub sees it ready only later (4 s later under
+load, once), so a shorter timeout culls carol's server the moment it is ready."""
 
 
 class Keeper(threading.Thread):
@@ -133,7 +135,9 @@ def test_each_user_reaches_their_own_server_and_not_the_others(team):
         team.keepers[user] = Keeper(session, f"{base}/user/{user}/api/status")
         team.keepers[user].start()
     # The team's folder, as each home has it (a link), is a folder in JupyterLab's file browser.
-    listing = team.sessions["bob"].get(f"{base}/user/bob/api/contents", timeout=10).json()
+    answer = team.sessions["bob"].get(f"{base}/user/bob/api/contents", timeout=10)
+    assert answer.status_code == 200, answer.text[-3000:]
+    listing = answer.json()
     shared = [entry["type"] for entry in listing["content"] if entry["name"] == "shared"]
     assert shared == ["directory"], listing["content"]
     # The hub's OAuth refuses a request for someone else's server.
