@@ -6,6 +6,7 @@ from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
 from stacks.acknowledge import acknowledge
+from stacks.network import public_vpc
 
 
 class BuildNetwork(Construct):
@@ -19,19 +20,7 @@ class BuildNetwork(Construct):
 
     def __init__(self, scope: Construct, id_: str) -> None:
         super().__init__(scope, id_)
-        self.vpc = ec2.Vpc(
-            self,
-            "Vpc",
-            ip_addresses=ec2.IpAddresses.cidr("10.21.0.0/24"),
-            max_azs=1,
-            nat_gateways=0,
-            restrict_default_security_group=False,
-            subnet_configuration=[
-                ec2.SubnetConfiguration(
-                    name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=26
-                )
-            ],
-        )
+        self.vpc = public_vpc(self, cidr="10.21.0.0/24")
         acknowledge(
             self.vpc,
             reason="A build instance lives for one bake and accepts no inbound traffic at all: "

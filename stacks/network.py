@@ -14,6 +14,22 @@ from workbench.services import HTTP_PORT, HTTPS_PORT, SSH_PORT
 SECURITY_GROUP_LOGICAL_ID = "WorkbenchSecurityGroup"
 
 
+def public_vpc(scope: Construct, *, cidr: str) -> ec2.Vpc:
+    """A VPC in one zone with one public subnet ("Vpc" in `scope`): no NAT gateway (nothing
+    private needs egress) and no custom resource (its default security group left alone)."""
+    return ec2.Vpc(
+        scope,
+        "Vpc",
+        ip_addresses=ec2.IpAddresses.cidr(cidr),
+        max_azs=1,
+        nat_gateways=0,
+        restrict_default_security_group=False,
+        subnet_configuration=[
+            ec2.SubnetConfiguration(name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=26)
+        ],
+    )
+
+
 class WorkbenchNetwork(Construct):
     """A VPC with a single public subnet and the workbench's security group.
 
@@ -24,19 +40,7 @@ class WorkbenchNetwork(Construct):
 
     def __init__(self, scope: Construct, id_: str, *, config: WorkbenchConfig) -> None:
         super().__init__(scope, id_)
-        self.vpc = ec2.Vpc(
-            self,
-            "Vpc",
-            ip_addresses=ec2.IpAddresses.cidr("10.20.0.0/24"),
-            max_azs=1,
-            nat_gateways=0,
-            restrict_default_security_group=False,
-            subnet_configuration=[
-                ec2.SubnetConfiguration(
-                    name="Public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=26
-                )
-            ],
-        )
+        self.vpc = public_vpc(self, cidr="10.20.0.0/24")
         Validations.of(self.vpc).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-VPC7",

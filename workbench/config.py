@@ -276,25 +276,21 @@ def _optional(parse: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
     return parse_optional
 
 
-def _key_name(key: str, value: Any) -> str:
-    text = _text(key, value)
-    if not _KEY_NAME.fullmatch(text):
-        raise _fail(key, value, "the name of an existing EC2 key pair (printable ASCII, 1-255)")
-    return text
+def _matching(pattern: re.Pattern[str], allowed: str) -> Callable[[str, Any], str]:
+    """A parser for text that must match `pattern`; `allowed` says what does, in the error."""
+
+    def parse(key: str, value: Any) -> str:
+        text = _text(key, value)
+        if not pattern.fullmatch(text):
+            raise _fail(key, value, allowed)
+        return text
+
+    return parse
 
 
-def _snapshot_id(key: str, value: Any) -> str:
-    text = _text(key, value)
-    if not _SNAPSHOT_ID.fullmatch(text):
-        raise _fail(key, value, "an EBS snapshot ID such as snap-0123456789abcdef0")
-    return text
-
-
-def _ami_id(key: str, value: Any) -> str:
-    text = _text(key, value)
-    if not _AMI_ID.fullmatch(text):
-        raise _fail(key, value, "an AMI ID such as ami-0123456789abcdef0, or none")
-    return text
+_key_name = _matching(_KEY_NAME, "the name of an existing EC2 key pair (printable ASCII, 1-255)")
+_snapshot_id = _matching(_SNAPSHOT_ID, "an EBS snapshot ID such as snap-0123456789abcdef0")
+_ami_id = _matching(_AMI_ID, "an AMI ID such as ami-0123456789abcdef0, or none")
 
 
 def _domain(key: str, value: Any) -> str:
@@ -319,11 +315,7 @@ def _https(key: str, value: Any) -> str:
     return text
 
 
-def _email(key: str, value: Any) -> str:
-    text = _text(key, value)
-    if not _EMAIL.fullmatch(text):
-        raise _fail(key, value, "an email address for Let's Encrypt's expiry notices")
-    return text
+_email = _matching(_EMAIL, "an email address for Let's Encrypt's expiry notices")
 
 
 def _acme_server(key: str, value: Any) -> str:
