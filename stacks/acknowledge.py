@@ -19,6 +19,18 @@ MIN_REASON_CHARS = 60
 CHECKOV_METADATA = "checkov"
 
 
+# What Asset.grant_read gives a role (read of the CDK asset bucket), as cdk-nag's IAM5 evidence.
+ASSET_READ_FINDINGS = tuple(
+    f"AwsSolutions::AwsSolutions-IAM5[{evidence}]"
+    for evidence in (
+        "Action::s3:GetObject*",
+        "Action::s3:GetBucket*",
+        "Action::s3:List*",
+        "Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*",
+    )
+)
+
+
 class AcknowledgeError(ValueError):
     """An acknowledgment that a reviewer could not judge; one line."""
 

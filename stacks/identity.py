@@ -14,8 +14,10 @@ creates); EC2's Describe calls cannot be narrowed to resources, so they are on `
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
+
+from stacks.acknowledge import acknowledge
 
 STACK_NAME_TAG = "aws:cloudformation:stack-name"
 
@@ -71,18 +73,20 @@ def grant_identity(
             conditions={"StringEquals": {f"aws:ResourceTag/{STACK_NAME_TAG}": stack.stack_name}},
         )
     )
-    Validations.of(role).acknowledge(
-        Acknowledgment(
-            id="AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            reason="ec2:DescribeVolumes, DescribeInstances and DescribeAddresses support no "
-            "resource-level permissions; they only read. Every call that changes anything is "
-            "limited to this stack's volume, address and instances.",
-        ),
-        Acknowledgment(
-            id="AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:"
-            "<AWS::Region>:<AWS::AccountId>:instance/*]",
-            reason="The replacement instance's ID is not known to the old one (nor the other "
-            "way round): instances are matched by the aws:cloudformation:stack-name tag that "
-            "CloudFormation gives every instance of this stack (a condition on the statement).",
-        ),
+    acknowledge(
+        role,
+        reason="ec2:DescribeVolumes, DescribeInstances and DescribeAddresses support no "
+        "resource-level permissions; they only read. Every call that changes anything is "
+        "limited to this stack's volume, address and instances.",
+        nag=["AwsSolutions::AwsSolutions-IAM5[Resource::*]"],
+    )
+    acknowledge(
+        role,
+        reason="The replacement instance's ID is not known to the old one (nor the other "
+        "way round): instances are matched by the aws:cloudformation:stack-name tag that "
+        "CloudFormation gives every instance of this stack (a condition on the statement).",
+        nag=[
+            "AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:"
+            "<AWS::Region>:<AWS::AccountId>:instance/*]"
+        ],
     )

@@ -7,7 +7,7 @@ from aws_cdk import aws_imagebuilder as imagebuilder
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from stacks.acknowledge import acknowledge
+from stacks.acknowledge import ASSET_READ_FINDINGS, acknowledge
 from stacks.image_network import BuildNetwork
 from workbench.config import WorkbenchConfig
 from workbench.image import resource_name
@@ -69,16 +69,7 @@ class BuildInfrastructure(Construct):
             self.role,
             reason="From Asset.grant_read: read-only access to the CDK asset bucket that holds "
             "the bundle; the build instance reads its bundle and nothing else there.",
-            nag=[
-                f"AwsSolutions::AwsSolutions-IAM5[{evidence}]"
-                for evidence in (
-                    "Action::s3:GetObject*",
-                    "Action::s3:GetBucket*",
-                    "Action::s3:List*",
-                    "Resource::arn:<AWS::Partition>:s3:::"
-                    "cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*",
-                )
-            ],
+            nag=ASSET_READ_FINDINGS,
         )
         self.profile = iam.CfnInstanceProfile(self, "Profile", roles=[self.role.role_name])
         self.configuration = _Infrastructure(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Validations
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
@@ -41,12 +40,11 @@ class WorkbenchNetwork(Construct):
     def __init__(self, scope: Construct, id_: str, *, config: WorkbenchConfig) -> None:
         super().__init__(scope, id_)
         self.vpc = public_vpc(self, cidr="10.20.0.0/24")
-        Validations.of(self.vpc).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-VPC7",
-                reason="One instance in one subnet: flow logs would add a log group and cost "
-                "without a consumer; NGINX access logs on the instance record the web traffic.",
-            )
+        acknowledge(
+            self.vpc,
+            reason="One instance in one subnet: flow logs would add a log group and cost "
+            "without a consumer; NGINX access logs on the instance record the web traffic.",
+            nag=["AwsSolutions-VPC7"],
         )
 
         self.security_group = ec2.SecurityGroup(

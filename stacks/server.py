@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Stack, Validations
+from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from stacks.acknowledge import acknowledge
+from stacks.acknowledge import ASSET_READ_FINDINGS, acknowledge
 from stacks.machine_image import machine_image
 from workbench.config import WorkbenchConfig
 from workbench.deployment import BOOTSTRAP_PATH
@@ -151,44 +151,35 @@ class WorkbenchServer(Construct):
         # stacks/readiness.py's wait condition instead.
 
         # cdk-nag 3 findings on IAM are granular: each wildcard is acknowledged by name.
-        Validations.of(self.role).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
-                "policy/AmazonSSMManagedInstanceCore]",
-                reason="AmazonSSMManagedInstanceCore is AWS's maintained minimum for Session "
-                "Manager, the way in when port 22 is closed.",
-            ),
-            *(
-                Acknowledgment(
-                    id=f"AwsSolutions::AwsSolutions-IAM5[{evidence}]",
-                    reason="From Asset.grant_read: read-only access to the CDK asset bucket that "
-                    "holds the bundle; the instance reads its bundle and nothing else there.",
-                )
-                for evidence in (
-                    "Action::s3:GetObject*",
-                    "Action::s3:GetBucket*",
-                    "Action::s3:List*",
-                    "Resource::arn:<AWS::Partition>:s3:::"
-                    "cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*",
-                )
-            ),
+        acknowledge(
+            self.role,
+            reason="AmazonSSMManagedInstanceCore is AWS's maintained minimum for Session "
+            "Manager, the way in when port 22 is closed.",
+            nag=[
+                "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
+                "policy/AmazonSSMManagedInstanceCore]"
+            ],
+        )
+        acknowledge(
+            self.role,
+            reason="From Asset.grant_read: read-only access to the CDK asset bucket that holds "
+            "the bundle; the instance reads its bundle and nothing else there.",
+            nag=ASSET_READ_FINDINGS,
         )
         if config.ami_id is None:
-            Validations.of(cfn_instance).acknowledge(
-                Acknowledgment(
-                    id="CloudFormation-Validate::E1152",
-                    reason="ImageId is resolve:ssm:<Canonical's parameter>, which EC2 resolves "
-                    "to an image ID when it launches the instance (stacks/machine_image.py); "
-                    "the linter expects a literal ami-... ID.",
-                )
+            acknowledge(
+                cfn_instance,
+                reason="ImageId is resolve:ssm:<Canonical's parameter>, which EC2 resolves "
+                "to an image ID when it launches the instance (stacks/machine_image.py); "
+                "the linter expects a literal ami-... ID.",
+                nag=["CloudFormation-Validate::E1152"],
             )
         else:
-            Validations.of(cfn_instance).acknowledge(
-                Acknowledgment(
-                    id="CloudFormation-Validate::W9010",
-                    reason="ami_id pins one exact image on purpose; it exists in one region, "
-                    "which the user chose with it.",
-                )
+            acknowledge(
+                cfn_instance,
+                reason="ami_id pins one exact image on purpose; it exists in one region, "
+                "which the user chose with it.",
+                nag=["CloudFormation-Validate::W9010"],
             )
         acknowledge(
             self.instance,
@@ -198,17 +189,17 @@ class WorkbenchServer(Construct):
             "first boot, before its identity step moves the Elastic IP to it. The security "
             "group opens 80 (443 with https) and 22 per ssh_cidr only.",
         )
-        Validations.of(self.instance).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-EC28",
-                reason="Detailed (1-minute) monitoring costs extra for a single workbench; the "
-                "5-minute basic metrics are enough for the idle stop.",
-            ),
-            Acknowledgment(
-                id="AwsSolutions-EC29",
-                reason="A single instance by design; termination protection would make "
-                "`cdk destroy` fail. Users' files live on their own volume, which is kept.",
-            ),
+        acknowledge(
+            self.instance,
+            reason="Detailed (1-minute) monitoring costs extra for a single workbench; the "
+            "5-minute basic metrics are enough for the idle stop.",
+            nag=["AwsSolutions-EC28"],
+        )
+        acknowledge(
+            self.instance,
+            reason="A single instance by design; termination protection would make "
+            "`cdk destroy` fail. Users' files live on their own volume, which is kept.",
+            nag=["AwsSolutions-EC29"],
         )
 
     def _user_data(self, **values: str | None) -> ec2.MultipartUserData:
