@@ -51,9 +51,40 @@ def lookup(value: str, kind: type[ImageBuilderResource]) -> Any:
 
 class ImageBuilderResource(Defaults):
     """A resource with an ARN (its Ref and its `Arn` attribute) and a name, remembered in
-    RESOURCES. A mixin, like Defaults: each model also derives from CloudFormationModel."""
+    RESOURCES. A mixin, like Defaults: each model also derives from CloudFormationModel, and
+    says its ARN's KIND, the properties it REQUIRES besides Name, and what else it refuses."""
 
     ATTRIBUTES: tuple[str, ...] = ("Arn", "Name")
+    KIND: str
+    """The ARN's resource kind: `component`, `image-recipe`, ..."""
+    REQUIRES: tuple[str, ...] = ()
+    VERSIONED = False
+    """Name and Version make a version (build 1 for a component), which cannot be made twice."""
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
+    ):
+        props = cloudformation_json.get("Properties", {})
+        require(props, cls.TYPE, "Name", *cls.REQUIRES)
+        cls.check(props)
+        name = props["Name"]
+        versions = cls.versions(props) if cls.VERSIONED else ()
+        arn_ = arn(account_id, region_name, cls.KIND, name, *versions)
+        if versions and cls.exists(arn_):
+            raise ImageBuilderError(
+                f"ResourceAlreadyExistsException: {cls.KIND} {name} version "
+                f"{props['Version']} already exists"
+            )
+        return cls(arn_, name, props)
+
+    @classmethod
+    def check(cls, props: dict[str, Any]) -> None:
+        """Image Builder's refusals beyond a missing property (none by default)."""
+
+    @classmethod
+    def versions(cls, props: dict[str, Any]) -> tuple[str, ...]:
+        return (props["Version"],)
 
     def __init__(self, arn_: str, name: str, props: dict[str, Any]) -> None:
         self.arn = arn_

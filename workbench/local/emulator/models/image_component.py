@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from moto.core.common_models import CloudFormationModel
 
-from workbench.local.emulator.imagebuilder import (
-    ImageBuilderError,
-    ImageBuilderResource,
-    arn,
-    require,
-)
+from workbench.local.emulator.imagebuilder import ImageBuilderError, ImageBuilderResource
 
 
 class EmulatedComponent(ImageBuilderResource, CloudFormationModel):
@@ -17,6 +12,9 @@ class EmulatedComponent(ImageBuilderResource, CloudFormationModel):
 
     TYPE = "AWS::ImageBuilder::Component"
     ATTRIBUTES = ("Arn", "Name", "Type", "Encrypted")
+    KIND = "component"
+    REQUIRES = ("Platform", "Version")
+    VERSIONED = True
 
     def get_cfn_attribute(self, attribute_name: str):
         if attribute_name == "Type":
@@ -26,19 +24,10 @@ class EmulatedComponent(ImageBuilderResource, CloudFormationModel):
         return super().get_cfn_attribute(attribute_name)
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ):
-        props = cloudformation_json.get("Properties", {})
-        require(props, cls.TYPE, "Name", "Platform", "Version")
+    def check(cls, props):
         if ("Data" in props) == ("Uri" in props):
             raise ImageBuilderError(f"{cls.TYPE}: exactly one of Data and Uri")
-        component_arn = arn(
-            account_id, region_name, "component", props["Name"], props["Version"], "1"
-        )
-        if cls.exists(component_arn):
-            raise ImageBuilderError(
-                f"ResourceAlreadyExistsException: component {props['Name']} version "
-                f"{props['Version']} already exists"
-            )
-        return cls(component_arn, props["Name"], props)
+
+    @classmethod
+    def versions(cls, props):
+        return (props["Version"], "1")  # a component's ARN names its build too

@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from moto.core.common_models import CloudFormationModel
 
-from workbench.local.emulator.imagebuilder import (
-    ImageBuilderError,
-    ImageBuilderResource,
-    arn,
-    lookup,
-    require,
-)
+from workbench.local.emulator.imagebuilder import ImageBuilderResource, lookup
 from workbench.local.emulator.models.image_component import EmulatedComponent
 
 
@@ -19,18 +13,11 @@ class EmulatedImageRecipe(ImageBuilderResource, CloudFormationModel):
 
     TYPE = "AWS::ImageBuilder::ImageRecipe"
 
+    KIND = "image-recipe"
+    REQUIRES = ("Version", "ParentImage")
+    VERSIONED = True
+
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ):
-        props = cloudformation_json.get("Properties", {})
-        require(props, cls.TYPE, "Name", "Version", "ParentImage")
+    def check(cls, props):
         for component in props.get("Components", []):
             lookup(component["ComponentArn"], EmulatedComponent)
-        recipe_arn = arn(account_id, region_name, "image-recipe", props["Name"], props["Version"])
-        if cls.exists(recipe_arn):
-            raise ImageBuilderError(
-                f"ResourceAlreadyExistsException: recipe {props['Name']} version "
-                f"{props['Version']} already exists"
-            )
-        return cls(recipe_arn, props["Name"], props)

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from moto.core.common_models import CloudFormationModel
 
-from workbench.local.emulator.imagebuilder import ImageBuilderResource, arn, require
+from workbench.local.emulator.imagebuilder import ImageBuilderResource
 
 
 class EmulatedInfrastructureConfiguration(ImageBuilderResource, CloudFormationModel):
     TYPE = "AWS::ImageBuilder::InfrastructureConfiguration"
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ):
-        props = cloudformation_json.get("Properties", {})
-        require(props, cls.TYPE, "Name", "InstanceProfileName")
-        name = props["Name"]
-        return cls(arn(account_id, region_name, "infrastructure-configuration", name), name, props)
+    KIND = "infrastructure-configuration"
+    REQUIRES = ("InstanceProfileName",)

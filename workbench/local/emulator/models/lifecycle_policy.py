@@ -5,26 +5,11 @@ from __future__ import annotations
 
 from moto.core.common_models import CloudFormationModel
 
-from workbench.local.emulator.imagebuilder import ImageBuilderResource, arn, require
+from workbench.local.emulator.imagebuilder import ImageBuilderResource
 
 
 class EmulatedLifecyclePolicy(ImageBuilderResource, CloudFormationModel):
     TYPE = "AWS::ImageBuilder::LifecyclePolicy"
     ATTRIBUTES = ("Arn",)
-
-    @classmethod
-    def create_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name, cloudformation_json, account_id, region_name, **kwargs
-    ):
-        props = cloudformation_json.get("Properties", {})
-        require(
-            props,
-            cls.TYPE,
-            "Name",
-            "ExecutionRole",
-            "ResourceType",
-            "PolicyDetails",
-            "ResourceSelection",
-        )
-        name = props["Name"]
-        return cls(arn(account_id, region_name, "lifecycle-policy", name), name, props)
+    KIND = "lifecycle-policy"
+    REQUIRES = ("ExecutionRole", "ResourceType", "PolicyDetails", "ResourceSelection")
