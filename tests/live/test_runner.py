@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -64,31 +65,9 @@ def test_a_server_that_never_answers_times_out_with_its_log(tmp_path):
     assert "silent did not answer" in str(error.value) and "listening nowhere" in str(error.value)
 
 
-def test_stop_ends_the_group_and_descendants_that_left_it(tmp_path):
-    """JupyterHub's spawned servers run in their own session: they must not outlive a stop."""
-    pidfile = tmp_path / "grandchild.pid"
-    escaping = (
-        "import subprocess, sys, time\n"
-        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],"
-        " start_new_session=True)\n"
-        f"open({str(pidfile)!r}, 'w').write(str(p.pid))\n"
-        "time.sleep(600)\n"
-    )
-    with Supervisor(tmp_path / "logs") as supervisor:
-        supervisor.start(ProcessSpec(name="parent", argv=[PY, "-c", escaping]))
-        deadline = time.monotonic() + 10
-        while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        grandchild = int(pidfile.read_text())
-        assert os.getpgid(grandchild) != supervisor._running["parent"].process.pid
-        supervisor.stop("parent")
-    assert _proc_start_time(grandchild) is None, "the escaped grandchild survived the stop"
-
-
-def test_a_restart_keeps_what_left_the_group_until_stop_all(tmp_path):
-    """A hub restart must not end the users' servers (their own sessions), and nothing may
-    outlive the supervisor."""
-    pidfile = tmp_path / "grandchild.pid"
+def start_escaping_parent(supervisor: Supervisor, pidfile: Path) -> int:
+    """Start "parent", which starts a grandchild in a session of its own (as JupyterHub's
+    spawner does) once, the first time; return the grandchild's pid."""
     escaping = (
         "import os, subprocess, sys, time\n"
         f"if not os.path.exists({str(pidfile)!r}):\n"
@@ -97,12 +76,28 @@ def test_a_restart_keeps_what_left_the_group_until_stop_all(tmp_path):
         f"    open({str(pidfile)!r}, 'w').write(str(p.pid))\n"
         "time.sleep(600)\n"
     )
+    supervisor.start(ProcessSpec(name="parent", argv=[PY, "-c", escaping]))
+    deadline = time.monotonic() + 10
+    while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    grandchild = int(pidfile.read_text())
+    assert os.getpgid(grandchild) != supervisor._running["parent"].process.pid
+    return grandchild
+
+
+def test_stop_ends_the_group_and_descendants_that_left_it(tmp_path):
+    """JupyterHub's spawned servers run in their own session: they must not outlive a stop."""
     with Supervisor(tmp_path / "logs") as supervisor:
-        supervisor.start(ProcessSpec(name="parent", argv=[PY, "-c", escaping]))
-        deadline = time.monotonic() + 10
-        while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        grandchild = int(pidfile.read_text())
+        grandchild = start_escaping_parent(supervisor, tmp_path / "grandchild.pid")
+        supervisor.stop("parent")
+    assert _proc_start_time(grandchild) is None, "the escaped grandchild survived the stop"
+
+
+def test_a_restart_keeps_what_left_the_group_until_stop_all(tmp_path):
+    """A hub restart must not end the users' servers (their own sessions), and nothing may
+    outlive the supervisor."""
+    with Supervisor(tmp_path / "logs") as supervisor:
+        grandchild = start_escaping_parent(supervisor, tmp_path / "grandchild.pid")
         first = supervisor._running["parent"].process.pid
         supervisor.restart("parent")
         assert supervisor._running["parent"].process.pid != first
