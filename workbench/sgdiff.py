@@ -516,7 +516,7 @@ def locate_side(spec: str, *, repo: Path) -> Side:
         if (path / "app.py").is_file() and (path / "cdk.json").is_file():
             label = "the working tree" if path.resolve() == ROOT else f"checkout `{spec}`"
             return Side(spec, "checkout", label, (path,))
-        templates = sorted(path.glob("*.template.json"))
+        templates = sorted(path.rglob("*.template.json"))  # stages' nested assemblies too
         if templates:
             return Side(spec, "templates", f"`{spec}`", tuple(templates))
         raise InputError(f"{spec!r} is a directory without app.py or *.template.json")

@@ -198,11 +198,18 @@ def load_template(path: Path) -> dict:
 
 
 def stack_name_of(path: Path) -> str:
+    """The stack's name: its cloud assembly's manifest.json says it when the template sits in
+    one (a stage's template file is named by a hashed artifact ID); else the file's name."""
     name = path.name
     for suffix in (".template.json", ".json"):
         if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
+            name = name[: -len(suffix)]
+            break
+    try:
+        artifacts = json.loads((path.parent / "manifest.json").read_text())["artifacts"]
+        return artifacts[name]["properties"]["stackName"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return name
 
 
 def parse_template(template: Mapping[str, Any], *, name: str) -> TemplateRules:
@@ -565,7 +572,9 @@ def synthesize(
         raise InputError(f"synthesizing {checkout} took longer than 600 s") from None
     if result.returncode != 0:
         raise InputError(f"synthesizing failed: {last_error_line(result.stderr)}")
-    templates = sorted(outdir.glob("*.template.json"))
+    # The image stack sits in its stage's nested assembly (assembly-Image/): its build network's
+    # group is reviewed like the workbench's.
+    templates = sorted(outdir.rglob("*.template.json"))
     if not templates:
         raise InputError(f"synthesizing {checkout} wrote no *.template.json")
     return templates

@@ -95,7 +95,8 @@ def test_restricting_ssh_between_two_refs_is_a_narrowing(repo):
     old, new = (git(repo, "rev-parse", "--short=7", ref).strip() for ref in ("HEAD~1", "HEAD"))
     assert lines[2] == f"Old: `HEAD~1` ({old}); new: `HEAD` ({new})."
     assert (
-        "| changed | `WorkbenchSecurityGroup` | ingress | tcp | 22 | 0.0.0.0/0 (world) → "
+        # Two stacks (the image stack's build network too): group IDs carry the stack's name.
+        "| changed | `Workbench/WorkbenchSecurityGroup` | ingress | tcp | 22 | 0.0.0.0/0 (world) → "
         "**203.0.113.4/32** | SSH for administration and tunnels (ssh_cidr) | "
         "no longer world-open; CIDR shrank from 0.0.0.0/0 |"
     ) in lines

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from tests.synth import ROOT, synth
+from workbench.image import image_stack_name
 from workbench.sgdiff import Diff, diff, render_markdown
 from workbench.sgrules import SNAPSHOT, TemplateRules, parse_template, snapshot_markdown
 
@@ -16,6 +17,13 @@ from workbench.sgrules import SNAPSHOT, TemplateRules, parse_template, snapshot_
 def rules(synthesized, context: str) -> TemplateRules:
     config, template = synthesized(context)
     return parse_template(template, name=config.stack_name)
+
+
+def snapshot_of_both_stacks(synthesized, image_synthesized) -> str:
+    """The rules file as it should be: the workbench's groups and the image build's."""
+    config, template, _ = image_synthesized
+    image = parse_template(template, name=image_stack_name(config))
+    return snapshot_markdown([rules(synthesized, "default"), image])
 
 
 @pytest.fixture(scope="module")
@@ -28,8 +36,8 @@ def compare(old: TemplateRules, new: TemplateRules) -> Diff:
     return diff(old, new, old_label="old", new_label="new")
 
 
-def test_the_committed_rules_file_matches_the_default_template(synthesized):
-    expected = snapshot_markdown([rules(synthesized, "default")])
+def test_the_committed_rules_file_matches_the_default_templates(synthesized, image_synthesized):
+    expected = snapshot_of_both_stacks(synthesized, image_synthesized)
     actual = SNAPSHOT.read_text() if SNAPSHOT.exists() else ""
     if actual != expected:
         changes = "".join(
@@ -47,7 +55,9 @@ def test_the_committed_rules_file_matches_the_default_template(synthesized):
         )
 
 
-def test_make_sg_snapshot_writes_exactly_what_the_guard_expects(tmp_path, synthesized):
+def test_make_sg_snapshot_writes_exactly_what_the_guard_expects(
+    tmp_path, synthesized, image_synthesized
+):
     # `make sg-snapshot` synthesizes through app.py (the CDK CLI's protocol), the guard above
     # in-process: both must give the same file.
     out = tmp_path / "rules.md"
@@ -59,7 +69,7 @@ def test_make_sg_snapshot_writes_exactly_what_the_guard_expects(tmp_path, synthe
         timeout=600,
     )
     assert result.returncode == 0, result.stderr
-    assert out.read_text() == snapshot_markdown([rules(synthesized, "default")])
+    assert out.read_text() == snapshot_of_both_stacks(synthesized, image_synthesized)
 
 
 def test_the_default_stack_opens_http_and_ssh_to_the_world_and_nothing_else(synthesized):
