@@ -41,7 +41,11 @@ export JSII_NODE := $(NODE_BIN)/node
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed $(AWSCLI_VENV)/.installed node_modules/.installed ## Python venvs, the pinned Node and CDK CLI (idempotent)
+setup: $(VENV)/.installed node_modules/.installed ## the Python venv, the pinned Node and CDK CLI (idempotent)
+
+# The test layers' own tools, apart from setup: deploy, synth and make local never need them.
+CHECKOV := $(CHECKOV_VENV)/.installed
+AWSCLI := $(AWSCLI_VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt $(wildcard assets/*/requirements.txt)
 	@echo ">> creating $(VENV) and installing Python packages (a minute or two the first time)"
@@ -75,7 +79,8 @@ system: ## Debian packages the live tests need (SYSTEM_PACKAGES: nginx, chromium
 	@scripts/system-packages.sh $(SYSTEM_PACKAGES)
 
 local: setup system ## the whole workbench on this machine (LOCAL_PORT=8080, LOCAL_HTTPS_PORT=8443); Ctrl-C stops it
-	@$(PY) -m workbench local --port $(or $(LOCAL_PORT),8080) --https-port $(or $(LOCAL_HTTPS_PORT),8443) $(LOCAL_ARGS)
+	@# LOCAL_PORT and LOCAL_HTTPS_PORT reach it through the environment (its defaults: 8080, 8443).
+	@$(PY) -m workbench local $(LOCAL_ARGS)
 
 local-down: ## stop a `make local` left running
 	@$(PY) -m workbench local --down
@@ -84,16 +89,16 @@ synth: setup ## synthesize the CloudFormation template into cdk.out/ (offline)
 	$(CDK) synth --no-notices --quiet $(CDK_ARGS)
 	@echo ">> template: cdk.out/$$($(PY) -c 'import json;print(json.load(open("cdk.json"))["context"]["stack_name"])').template.json"
 
-test: setup system ## every test layer (unit, stack, aws, live)
+test: setup $(CHECKOV) $(AWSCLI) system ## every test layer (unit, stack, aws, live)
 	$(PYTEST) $(PYTEST_ARGS)
 
 test-unit: setup system ## config, registry and rendered files (fast; nginx -t on the real binary)
 	$(PYTEST) tests/unit $(PYTEST_ARGS)
 
-test-stack: setup ## the template as policy
+test-stack: setup $(CHECKOV) ## the template as policy
 	$(PYTEST) tests/stack $(PYTEST_ARGS)
 
-test-aws: setup ## deploy the template into moto
+test-aws: setup $(AWSCLI) ## deploy the template into moto
 	$(PYTEST) tests/aws $(PYTEST_ARGS)
 
 test-live: setup system ## real NGINX, JupyterHub, model API, Shiny app and Chromium on loopback

@@ -31,7 +31,6 @@ _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.(nano|micro|small|medium|large|m
 # Graviton families (a "g" after the generation digit) need arm64 AMIs; we ship amd64 only.
 _ARM_FAMILY = re.compile(r"^[a-z]+\d+g[a-z]*\.|^a1\.")
 _KEY_NAME = re.compile(r"^[\x20-\x7e]{1,255}$")
-_STACK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
 # Linux and JupyterHub user names: a lowercase letter or _, then letters, digits, _ or -.
 _USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 TEAM_GROUP = "workbench-team"
@@ -79,7 +78,9 @@ root volume can be larger than its image's snapshot (cloud-init grows the filesy
 smaller, so `image=baked` needs `root_volume_gb` of at least this."""
 IMAGE_STACK_SUFFIX = "Image"
 """The image stack is named `<stack_name>Image`."""
-_STACK_NAME_MAX = 128
+# CloudFormation allows 128 characters; the image stack's name adds its suffix.
+_STACK_NAME_MAX = 128 - len(IMAGE_STACK_SUFFIX)
+_STACK_NAME = re.compile(rf"^[A-Za-z][A-Za-z0-9-]{{0,{_STACK_NAME_MAX - 1}}}$")
 
 
 class ConfigError(ValueError):
@@ -217,15 +218,23 @@ def _int_in(lo: int, hi: int, unit: str, note: str = "") -> Callable[[str, Any],
     return parse
 
 
-def _stack_name(key: str, value: Any) -> str:
-    text = _text(key, value)
-    if not _STACK_NAME.fullmatch(text):
-        raise _fail(
-            key,
-            value,
-            "a CloudFormation stack name: a letter, then letters, digits or hyphens (max 128)",
-        )
-    return text
+def _matching(pattern: re.Pattern[str], allowed: str) -> Callable[[str, Any], str]:
+    """A parser for text that must match `pattern`; `allowed` says what does, in the error."""
+
+    def parse(key: str, value: Any) -> str:
+        text = _text(key, value)
+        if not pattern.fullmatch(text):
+            raise _fail(key, value, allowed)
+        return text
+
+    return parse
+
+
+_stack_name = _matching(
+    _STACK_NAME,
+    "a CloudFormation stack name: a letter, then letters, digits or hyphens, at most "
+    f"{_STACK_NAME_MAX} (the image stack is named <stack_name>{IMAGE_STACK_SUFFIX})",
+)
 
 
 def _instance_type(key: str, value: Any) -> str:
@@ -276,18 +285,6 @@ def _optional(parse: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
     return parse_optional
 
 
-def _matching(pattern: re.Pattern[str], allowed: str) -> Callable[[str, Any], str]:
-    """A parser for text that must match `pattern`; `allowed` says what does, in the error."""
-
-    def parse(key: str, value: Any) -> str:
-        text = _text(key, value)
-        if not pattern.fullmatch(text):
-            raise _fail(key, value, allowed)
-        return text
-
-    return parse
-
-
 _key_name = _matching(_KEY_NAME, "the name of an existing EC2 key pair (printable ASCII, 1-255)")
 _snapshot_id = _matching(_SNAPSHOT_ID, "an EBS snapshot ID such as snap-0123456789abcdef0")
 _ami_id = _matching(_AMI_ID, "an AMI ID such as ami-0123456789abcdef0, or none")
@@ -307,12 +304,13 @@ def _https(key: str, value: Any) -> str:
     )
     if isinstance(value, bool):
         raise _fail(key, value, allowed)
-    text = _text(key, value).lower().rstrip(".")
+    text = _text(key, value).lower()
     if text in ("off", "ip"):
         return text
-    if not _DOMAIN.fullmatch(text):
-        raise _fail(key, value, allowed)
-    return text
+    try:
+        return _domain(key, value)
+    except ConfigError:
+        raise _fail(key, value, allowed) from None
 
 
 _email = _matching(_EMAIL, "an email address for Let's Encrypt's expiry notices")
@@ -506,14 +504,6 @@ def load_config(get: Callable[[str], Any] | Mapping[str, Any]) -> WorkbenchConfi
 
 def _check_image(config: WorkbenchConfig) -> None:
     """The image's rules between keys, each one line naming the key that has to change."""
-    image_stack = len(config.stack_name) + len(IMAGE_STACK_SUFFIX)
-    if image_stack > _STACK_NAME_MAX:
-        raise _fail(
-            "stack_name",
-            config.stack_name,
-            f"at most {_STACK_NAME_MAX - len(IMAGE_STACK_SUFFIX)} characters (the image stack is "
-            f"named <stack_name>{IMAGE_STACK_SUFFIX})",
-        )
     if config.image == "baked" and config.ami_id is not None:
         raise _fail(
             "ami_id",

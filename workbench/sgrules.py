@@ -557,7 +557,6 @@ def synthesize(
         # The built-in CloudFormation validation never changes the template and the stack tests
         # run it; skipping it here saves about 2 s per synth. cdk-nag still runs.
         CDK_VALIDATION="false",
-        PYTHONDONTWRITEBYTECODE="1",
     )
     try:
         result = subprocess.run(

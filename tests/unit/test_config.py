@@ -168,7 +168,7 @@ BAD_VALUES = [
         "stack_name",
         "1stack",
         "stack_name: got '1stack'; expected a CloudFormation stack name: a letter, then "
-        "letters, digits or hyphens (max 128)",
+        "letters, digits or hyphens, at most 123 (the image stack is named <stack_name>Image)",
     ),
     ("stack_name", ["a"], "stack_name: got ['a']; expected a string"),
     (
@@ -454,6 +454,6 @@ def test_stack_name_leaves_room_for_the_image_stacks_name():
     with pytest.raises(ConfigError) as caught:
         load_config({"stack_name": longest + "W"})
     assert str(caught.value) == (
-        f"stack_name: got '{longest}W'; expected at most 123 characters (the image stack is "
-        "named <stack_name>Image)"
+        f"stack_name: got '{longest}W'; expected a CloudFormation stack name: a letter, then "
+        "letters, digits or hyphens, at most 123 (the image stack is named <stack_name>Image)"
     )

@@ -96,6 +96,20 @@ def test_local_and_instance_run_the_same_configurable_http_proxy():
     assert local["configurable-http-proxy"] == instance["configurable-http-proxy"]
 
 
+def test_the_https_tests_run_the_certbot_the_instance_installs():
+    # requirements-dev.txt repeats the pins without hashes (a hashed -r would put the whole dev
+    # install in hash mode): they must stay the instance's.
+    root = Path(__file__).resolve().parents[2]
+
+    def pins(path: str) -> dict[str, str]:
+        found = re.findall(r"^(certbot|acme)==(\S+)", (root / path).read_text(), re.M)
+        return dict(found)
+
+    instance = pins("assets/certbot/requirements.txt")
+    assert set(instance) == {"certbot", "acme"}
+    assert pins("requirements-dev.txt") == instance
+
+
 def test_local_and_instance_run_the_same_jupyterhub():
     root = Path(__file__).resolve().parents[2]
     dev = (root / "requirements-dev.txt").read_text().splitlines()
