@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+from pathlib import Path
 
 import pytest
 
@@ -457,3 +459,22 @@ def test_stack_name_leaves_room_for_the_image_stacks_name():
         f"stack_name: got '{longest}W'; expected a CloudFormation stack name: a letter, then "
         "letters, digits or hyphens, at most 123 (the image stack is named <stack_name>Image)"
     )
+
+
+def test_the_readmes_configuration_table_lists_every_key_with_its_default():
+    """The table is the third statement of each default (beside WorkbenchConfig and cdk.json):
+    every key once, in the parsers' order, each backquoted default the one cdk.json gives."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("| key | default | meaning |", 1)[1].split("\n\n", 1)[0]
+    rows = re.findall(r"^\| `(\w+)` \| ([^|]+) \|", table, re.M)
+    assert [key for key, _ in rows] == list(PARSERS)
+    default = load_config(DEFAULT_CONTEXT)
+    for key, cell in rows:
+        shown = re.fullmatch(r"`([^`]+)`", cell.strip())
+        value = getattr(default, key)
+        if shown is None:  # "unset", or prose ("the one user, ...")
+            assert value in (None, ()) or key == "admins", (key, cell, value)
+            continue
+        value = ",".join(value) if isinstance(value, tuple) else value
+        expected = str(value).lower() if isinstance(value, bool) else str(value)
+        assert shown.group(1) == expected, (key, cell, value)
