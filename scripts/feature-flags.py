@@ -32,6 +32,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from workbench.sgrules import stack_name_of  # noqa: E402
 from workbench.toolchain import tool_env, use_project_node  # noqa: E402
 
 CDK_JSON = ROOT / "cdk.json"
@@ -93,6 +94,19 @@ def changes(old: dict, new: dict) -> str:
     return "; ".join(said)
 
 
+def merged(templates: Mapping[str, dict]) -> dict:
+    """Both stacks' templates as one (stack name -> template): resources and sections named
+    `<stack>/<id>`, so a comparison and `changes` see the image stack's too."""
+    one: dict[str, Any] = {"Resources": {}}
+    for stack, template in sorted(templates.items()):
+        for section, value in template.items():
+            if section == "Resources":
+                one["Resources"].update({f"{stack}/{k}": v for k, v in value.items()})
+            else:
+                one[f"{stack}/{section}"] = value
+    return one
+
+
 class InProcess:
     """Synthesize in this process (jsii started once; about 0.2 s a synth without validation)."""
 
@@ -104,7 +118,7 @@ class InProcess:
     def synth(self, name: str, flags: Mapping[str, Any]) -> tuple[dict, Path]:
         from aws_cdk import App
 
-        from stacks.build import add_workbench
+        from stacks.build import add_image, add_workbench
         from workbench.config import load_config
         from workbench.render import render_bundle
 
@@ -113,9 +127,16 @@ class InProcess:
         context = {**self.base, **CLI_CONTEXT, **self.contexts[name], **flags}
         app = App(outdir=str(out / "cdk.out"), context=context)
         config = load_config(app.node.try_get_context)
-        stack = add_workbench(app, config, bundle_dir=render_bundle(config, out / "bundle"))
-        template = app.synth().get_stack_by_name(stack.stack_name).template
-        return template, out / "cdk.out"
+        bundle = render_bundle(config, out / "bundle")
+        stack = add_workbench(app, config, bundle_dir=bundle)
+        image = add_image(app, config, bundle_dir=bundle)  # as app.py: both stacks
+        assembly = app.synth()
+        stage = assembly.get_nested_assembly(f"assembly-{image.node.scope.node.id}")
+        templates = {
+            stack.stack_name: assembly.get_stack_by_name(stack.stack_name).template,
+            image.stack_name: stage.get_stack_by_name(image.stack_name).template,
+        }
+        return merged(templates), out / "cdk.out"
 
 
 def by_app_py(workdir: Path, context: Mapping[str, Any], name: str) -> dict:
@@ -128,8 +149,10 @@ def by_app_py(workdir: Path, context: Mapping[str, Any], name: str) -> dict:
     )
     if result.returncode != 0:
         raise SystemExit(f"error: app.py failed for {name}: {result.stderr.strip()[-2000:]}")
-    (template,) = out.glob("*.template.json")
-    return json.loads(template.read_text())
+    # The image stack's template sits in its stage's nested assembly.
+    return merged(
+        {stack_name_of(path): json.loads(path.read_text()) for path in out.rglob("*.template.json")}
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
