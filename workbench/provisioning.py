@@ -44,7 +44,8 @@ class InstallStep:
     pins: Callable[[str], tuple[str, ...]] = lambda release: ()
     """The versions and checksums it installs, for an Ubuntu release."""
     files: tuple[str, ...] = ()
-    """Bundle files (paths under assets/, as in the bundle) whose content it installs."""
+    """Bundle files (paths under assets/, as in the bundle) whose content it installs. A config
+    file that a configure step also puts (and restarts its service for) is not one of them."""
     needed: Callable[[WorkbenchConfig], bool] = _always
     """Whether a configuration needs it (the image installs every step regardless)."""
 
@@ -64,7 +65,9 @@ INSTALL_STEPS: tuple[InstallStep, ...] = (
         name="rstudio",
         summary="RStudio Server's .deb (listening on loopback from its first start)",
         pins=lambda release: (RSTUDIO.url, RSTUDIO.sha256),
-        files=("rserver.conf.j2",),
+        # It puts rserver.conf before the package's first start, but the rstudio-service step
+        # owns that file (it puts it again and restarts for it): no pin on it, so that editing
+        # the template re-runs no install step on a baked image.
     ),
     InstallStep(
         name="node",
@@ -89,7 +92,9 @@ INSTALL_STEPS: tuple[InstallStep, ...] = (
         name="shiny",
         summary="Shiny Server's .deb and the penguins app's venv",
         pins=lambda release: (SHINY.url, SHINY.sha256),
-        files=("shiny-server.conf.j2", "penguins-app/requirements.txt"),
+        # shiny-server.conf, put before the first start as rserver.conf is: the shiny-service
+        # step's to pin, not this one's.
+        files=("penguins-app/requirements.txt",),
         needed=lambda config: config.penguins_app,
     ),
     InstallStep(
