@@ -228,6 +228,10 @@ def _tls(config: WorkbenchConfig, target: Target) -> dict[str, object] | None:
     # A domain: always to the name on the certificate. An address: to the one the browser used
     # (the Elastic IP, or 127.0.0.1 locally); the port is NGINX's TLS port.
     host = config.domain or "$host"
+    # The name on the certificate, as a shell word. On the instance with https=ip it is the
+    # Elastic IP, known only at deploy time: /etc/workbench/env's WORKBENCH_PUBLIC_IP, expanded
+    # where tls.env is sourced and where provision.sh runs.
+    (name,) = certificate_names(config, address=target.tls_address or "")
     return {
         **tls_paths(target),
         "https_listen": target.https_listen,
@@ -236,10 +240,10 @@ def _tls(config: WorkbenchConfig, target: Target) -> dict[str, object] | None:
         "redirect": f"https://{host}{port}$request_uri",
         "challenge_path": ACME_CHALLENGE_PATH,
         "status_path": TLS_STATUS_PATH,
-        # On the instance the address is a shell expansion in tls.env, resolved at run time.
-        "names": certificate_names(
-            config, address=target.tls_address or "${WORKBENCH_PUBLIC_IP:-}"
-        ),
+        # tls.env's default for TLS_NAME (empty if the env file lacks the address: tls.sh says so).
+        "name": shlex.quote(name) if name else "${WORKBENCH_PUBLIC_IP:-}",
+        # provision.sh's health check reaches NGINX by that name (in double quotes).
+        "https_origin": f"https://{name or '${WORKBENCH_PUBLIC_IP}'}{port}",
         "kind": "dns" if config.domain else "ip",
         "cert_name": CERT_NAME,
     }
