@@ -113,6 +113,10 @@ class Target:
     system's (Let's Encrypt's directory has a public certificate)."""
 
     @property
+    def http_port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[-1])
+
+    @property
     def https_port(self) -> int:
         return int(self.https_listen.rsplit(":", 1)[-1])
 
@@ -141,10 +145,9 @@ class Target:
                 f"cull_timeout_seconds: got {self.cull_timeout_seconds!r}; expected None or a "
                 "whole number of seconds from 3"
             )
-        if not self.https_listen.rsplit(":", 1)[-1].isdigit():
-            raise TargetError(
-                f"https_listen: got {self.https_listen!r}; expected PORT or ADDRESS:PORT"
-            )
+        for name, listen in (("listen", self.listen), ("https_listen", self.https_listen)):
+            if not listen.rsplit(":", 1)[-1].isdigit():
+                raise TargetError(f"{name}: got {listen!r}; expected PORT or ADDRESS:PORT")
         for name, port in self.ports.items():
             if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
                 raise TargetError(f"ports[{name!r}]: got {port!r}; expected a port from 1 to 65535")

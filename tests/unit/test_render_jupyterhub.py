@@ -244,6 +244,7 @@ def test_the_local_authenticator_checks_each_users_own_password(tmp_path):
             "cull_timeout_seconds: got 1; expected None or a whole number of seconds from 3",
         ),
         ({"ports": {"api": 0}}, "ports['api']: got 0; expected a port from 1 to 65535"),
+        ({"listen": "127.0.0.1:"}, "listen: got '127.0.0.1:'; expected PORT or ADDRESS:PORT"),
     ],
 )
 def test_bad_targets_are_refused_in_one_line(kwargs, message):
