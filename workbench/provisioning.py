@@ -23,11 +23,12 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from workbench import layout
 from workbench.config import WorkbenchConfig
 from workbench.pins import APT_PACKAGES, NODE, R_PACKAGES, R_VERSIONS, RSTUDIO, SHINY
 
 PHASES = ("install", "configure", "all")
-STAMP_DIR = "/var/lib/workbench/installed"
+STAMP_DIR = layout.STAMP_DIR
 """Where each install step records the pin it completed with (on the root volume, so a baked
 image carries its stamps)."""
 PIN_CHARS = 16
@@ -99,7 +100,8 @@ INSTALL_STEPS: tuple[InstallStep, ...] = (
     ),
     InstallStep(
         name="certbot",
-        summary="certbot 5.8 in its own venv (/opt/certbot), every dependency pinned by hash",
+        summary=f"certbot 5.8 in its own venv ({layout.CERTBOT_VENV}), every dependency pinned "
+        "by hash",
         files=("certbot/requirements.txt",),
         # Every configuration: turning https on later needs no install, and `all` stays what
         # `install` then `configure` does.

@@ -17,7 +17,7 @@ from types import MappingProxyType
 
 import jinja2
 
-from workbench import pins, provisioning
+from workbench import layout, pins, provisioning
 from workbench.config import SHARED_FOLDER, TEAM_GROUP, WorkbenchConfig
 from workbench.idle import CullTiming, cull_timing
 from workbench.services import (
@@ -34,7 +34,7 @@ from workbench.services import (
 )
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-INSTANCE_ROOT = "/opt/workbench"
+INSTANCE_ROOT = layout.INSTANCE_ROOT
 PROVISION_LOCK = "/run/lock/workbench-provision.lock"
 """The flock that keeps provisioning runs from overlapping (the bootstrap takes it first)."""
 # The renewal timer's unit names (rendered only when HTTPS is on) and schedule.
@@ -83,7 +83,7 @@ class Target:
     seconds (the intervals follow, see workbench/idle.py)."""
     jupyterhub_state: str = "/var/lib/jupyterhub"
     """JupyterHub's database, cookie secret and proxy pid file."""
-    jupyterhub_bin: str = "/opt/jupyterhub/venv/bin"
+    jupyterhub_bin: str = f"{layout.JUPYTERHUB_VENV}/bin"
     """Where `jupyterhub-singleuser` is (the JupyterHub venv)."""
     chp_command: str = "configurable-http-proxy"
     """configurable-http-proxy: on PATH on the instance (npm -g), node_modules/.bin locally."""
@@ -100,10 +100,10 @@ class Target:
     tls_dir: str = "/home/.workbench/letsencrypt"
     """certbot's config directory: the certificates and the ACME account. On the /home volume,
     so that a re-provision, a reboot or a replaced instance finds them (rate limits)."""
-    tls_state: str = "/var/lib/workbench/tls"
+    tls_state: str = layout.TLS_STATE
     """certbot's webroot (the challenges NGINX serves), work directory and the status file."""
     tls_logs: str = "/var/log/letsencrypt"
-    certbot: str = "/opt/certbot/bin/certbot"
+    certbot: str = layout.CERTBOT
     """The pinned certbot (its own venv on the instance, the dev venv's locally)."""
     tls_address: str | None = None
     """With `https=ip`: the address on the certificate. None on the instance, where it is the
@@ -166,6 +166,8 @@ def _environment() -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
     )
     env.filters["shquote"] = lambda value: shlex.quote(str(value))
+    # A global, not a render value: layout.j2 is imported without the context.
+    env.globals["paths"] = layout.TEMPLATE_PATHS
     return env
 
 
@@ -283,7 +285,6 @@ def _context(config: WorkbenchConfig, target: Target) -> dict[str, object]:
         "install_pins": provisioning.install_pins(config.ubuntu_release),
         "needed_install_steps": provisioning.needed_install_steps(config),
         "configure_steps": provisioning.configure_steps(config),
-        "stamp_dir": provisioning.STAMP_DIR,
         "lock_file": PROVISION_LOCK,
         # The units a failed replacement stops before it gives /home back (identity.sh).
         # Each user's JupyterLab server is a unit of its own (SystemdSpawner), which outlives the
