@@ -25,6 +25,9 @@ TLS_STATE = f"{STATE_DIR}/tls"
 CERTBOT_VENV = "/opt/certbot"
 """The pinned certbot's own venv."""
 CERTBOT = f"{CERTBOT_VENV}/bin/certbot"
+BUNDLE_ZIP = "/tmp/workbench-bundle.zip"
+"""Where the bundle's zip lands before it is unpacked into INSTANCE_ROOT (the bootstrap's
+download, the image build's S3Download)."""
 JUPYTERHUB_DIR = "/opt/jupyterhub"
 """JupyterHub's venv and configurable-http-proxy's node_modules."""
 JUPYTERHUB_VENV = f"{JUPYTERHUB_DIR}/venv"
@@ -33,6 +36,7 @@ JUPYTERHUB_VENV = f"{JUPYTERHUB_DIR}/venv"
 TEMPLATE_PATHS = MappingProxyType(
     {
         "instance_root": INSTANCE_ROOT,
+        "bundle_zip": BUNDLE_ZIP,
         "state_dir": STATE_DIR,
         "log_dir": LOG_DIR,
         "env_file": ENV_FILE,

@@ -13,7 +13,7 @@ from workbench.render import ASSETS, INSTANCE, INSTANCE_ROOT, _environment
 
 ROOT = Path(__file__).resolve().parents[2]
 # The roots the others derive from (the bundle's root excepted: a loopback target moves it).
-ROOTS = (layout.STATE_DIR, layout.LOG_DIR, layout.ENV_FILE, layout.CERTBOT_VENV)
+ROOTS = (layout.STATE_DIR, layout.LOG_DIR, layout.ENV_FILE, layout.CERTBOT_VENV, layout.BUNDLE_ZIP)
 
 
 def test_layout_j2_reads_layout_py():
@@ -44,3 +44,14 @@ def test_no_template_sets_a_layout_path_of_its_own():
     for path in sorted(ASSETS.rglob("*.j2")):
         for value in assignment.findall(path.read_text()):
             assert not value.startswith(ROOTS), f"{path.relative_to(ROOT)} sets {value}"
+
+
+def test_the_templates_spell_no_layout_path_but_in_comments():
+    """The bootstrap (rendered apart from the bundle) and the bundle's templates take these from
+    layout.j2; only a comment may name one, as documentation."""
+    for path in sorted(ASSETS.rglob("*.j2")):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if line.lstrip().startswith(("#", "{#")):
+                continue
+            spelled = [r for r in (*ROOTS, INSTANCE_ROOT) if r in line]
+            assert not spelled, f"{path.relative_to(ROOT)}:{number} spells {spelled[0]}"
