@@ -19,7 +19,7 @@ import jinja2
 
 from workbench import layout, pins, provisioning
 from workbench.config import SHARED_FOLDER, TEAM_GROUP, WorkbenchConfig
-from workbench.idle import CullTiming, cull_timing
+from workbench.idle import MIN_CULL_TIMEOUT_S, CullTiming, cull_timing
 from workbench.services import (
     ACME_CHALLENGE_PATH,
     CERT_NAME,
@@ -136,15 +136,18 @@ class Target:
                 f"login_file: got {self.login_file!r}; expected None with the pam authenticator "
                 "(PAM checks the Linux passwords)"
             )
-        if self.cull_timeout_seconds is not None and (
-            isinstance(self.cull_timeout_seconds, bool)
-            or not isinstance(self.cull_timeout_seconds, int)
-            or self.cull_timeout_seconds < 3
-        ):
-            raise TargetError(
-                f"cull_timeout_seconds: got {self.cull_timeout_seconds!r}; expected None or a "
-                "whole number of seconds from 3"
-            )
+        if self.cull_timeout_seconds is not None:
+            try:
+                if isinstance(self.cull_timeout_seconds, bool) or not isinstance(
+                    self.cull_timeout_seconds, int
+                ):
+                    raise ValueError
+                cull_timing(self.cull_timeout_seconds)  # its bound, checked there only
+            except ValueError:
+                raise TargetError(
+                    f"cull_timeout_seconds: got {self.cull_timeout_seconds!r}; expected None or a "
+                    f"whole number of seconds from {MIN_CULL_TIMEOUT_S}"
+                ) from None
         for name, listen in (("listen", self.listen), ("https_listen", self.https_listen)):
             if not listen.rsplit(":", 1)[-1].isdigit():
                 raise TargetError(f"{name}: got {listen!r}; expected PORT or ADDRESS:PORT")
