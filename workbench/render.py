@@ -82,11 +82,9 @@ class Target:
     """The idle culler's timeout; None: the config's `idle_cull_minutes`. Live tests use
     seconds (the intervals follow, see workbench/idle.py)."""
     jupyterhub_state: str = "/var/lib/jupyterhub"
-    """JupyterHub's database, cookie secret and proxy pid file."""
+    """JupyterHub's database and cookie secret (and, with `local`, the users' homes)."""
     jupyterhub_bin: str = f"{layout.JUPYTERHUB_VENV}/bin"
     """Where `jupyterhub-singleuser` is (the JupyterHub venv)."""
-    chp_command: str = "configurable-http-proxy"
-    """configurable-http-proxy: on PATH on the instance (npm -g), node_modules/.bin locally."""
     ssh_host: str = "<public-ip>"
     """What the landing page's SSH tunnel hint connects to."""
     unavailable: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -311,7 +309,7 @@ _FILES: tuple[tuple[str, str, int], ...] = (
     ("rsession.conf.j2", "rsession.conf", 0o644),
     ("shiny-server.conf.j2", "shiny-server.conf", 0o644),
     ("systemd/jupyterhub.service.j2", "systemd/jupyterhub.service", 0o644),
-    ("systemd/jupyterhub-proxy.service.j2", "systemd/jupyterhub-proxy.service", 0o644),
+    (f"systemd/{PROXY_UNIT}.service.j2", f"systemd/{PROXY_UNIT}.service", 0o644),
     ("systemd/penguin-api.service.j2", "systemd/penguin-api.service", 0o644),
 )
 _STATIC: tuple[tuple[str, str], ...] = (

@@ -35,7 +35,6 @@ LOCAL = Target(
     ports={"jupyterhub": 18000, "jupyterhub.hub": 18081, "jupyterhub.proxy-api": 18001},
     jupyterhub_state="/tmp/state",
     jupyterhub_bin="/venv/bin",
-    chp_command="/repo/node_modules/.bin/configurable-http-proxy",
 )
 
 
