@@ -16,8 +16,8 @@ STATE_DIR = "/var/lib/workbench"
 """What provisioning records between runs (on the root volume: a baked image carries it)."""
 LOG_DIR = "/var/log/workbench"
 ENV_FILE = "/etc/workbench/env"
-"""The deploy-time values (region, stack, resource IDs) the bootstrap writes and provision.sh,
-identity.sh and the renewal unit load."""
+"""The deploy-time values (region, stack, resource IDs) the bootstrap writes and provision.sh
+(for identity.sh and home-volume.sh too) and the renewal unit load."""
 STAMP_DIR = f"{STATE_DIR}/installed"
 """Where each install step records the pin it completed with (workbench/provisioning.py)."""
 TLS_STATE = f"{STATE_DIR}/tls"
