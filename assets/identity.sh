@@ -22,12 +22,13 @@
 # Inputs (environment, from /etc/workbench/env): WORKBENCH_STACK, WORKBENCH_HOME_VOLUME_ID,
 # WORKBENCH_HOME_DEVICE, WORKBENCH_ADDRESS_ID, WORKBENCH_PUBLIC_IP. The instance's ID, zone and
 # region come from the instance metadata service (IMDSv2, WORKBENCH_IMDS to point elsewhere).
-# State lives in STATE_DIR (under WORKBENCH_SYSROOT in provision.sh's test sandbox); what a
-# `take` changed is appended, one line each, to IDENTITY_CHANGES when it is set.
+# State lives in STATE_DIR, which provision.sh passes (its own, from assets/layout.j2; under
+# WORKBENCH_SYSROOT in its test sandbox); what a `take` changed is appended, one line each, to
+# IDENTITY_CHANGES when it is set.
 set -euo pipefail
 
 SYSROOT=${WORKBENCH_SYSROOT:-}
-STATE_DIR=${STATE_DIR:-$SYSROOT/var/lib/workbench}
+STATE_DIR=${STATE_DIR:?identity.sh: STATE_DIR is not set (provision.sh passes its own)}
 TAKEOVER="$STATE_DIR/takeover"
 HANDED_BACK="$STATE_DIR/handed-back"
 HOME_ROOT=${HOME_ROOT:-$SYSROOT/home}

@@ -60,6 +60,8 @@ JUPYTERHUB_ACTIVITY_INTERVAL_S = 300
 single-user servers' own reports)."""
 CULL_EVERY_MAX_S = 60
 """The culler looks this often at most (The Littlest JupyterHub's default)."""
+MIN_CULL_TIMEOUT_S = 3
+"""The shortest timeout that leaves each interval a whole second or more."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,20 +81,29 @@ class CullTiming:
         judge busy servers by it."""
         return self.activity_interval_seconds + 2
 
+    @property
+    def activity_lag_seconds(self) -> int:
+        """How old the last activity JupyterHub knows of can be: one collection interval, plus
+        the websocket ping for a notebook that is only open."""
+        return self.activity_interval_seconds + WEBSOCKET_PING_S
+
 
 def cull_timing(timeout_seconds: int) -> CullTiming:
     """The culler's and JupyterHub's intervals for an idle timeout.
 
     The culler judges a server by the last activity JupyterHub knows of, which lags the truth by
-    up to the activity interval, plus the websocket ping for a notebook that is only open. A
-    timeout shorter than that lag would stop busy servers. So the interval is derived from the
-    timeout instead of JupyterHub's fixed 5 minutes: a third of it, at most 5 minutes. For every
-    timeout the config allows (1 minute or more) the lag stays under the timeout:
-    timeout/3 + 30 s < timeout. Shorter timeouts (live tests, seconds) keep the interval under
-    the timeout; their servers are kept busy by requests, not by an open websocket.
+    up to the activity interval, plus the websocket ping for a notebook that is only open
+    (`activity_lag_seconds`). A timeout shorter than that lag would stop busy servers. So the
+    interval is derived from the timeout instead of JupyterHub's fixed 5 minutes: a third of it,
+    at most 5 minutes. For every timeout the config allows (1 minute or more) the lag stays under
+    the timeout: timeout/3 + WEBSOCKET_PING_S < timeout. Shorter timeouts (live tests, seconds)
+    keep the interval under the timeout; their servers are kept busy by requests, not by an open
+    websocket.
     """
-    if timeout_seconds < 3:
-        raise ValueError(f"cull timeout: got {timeout_seconds} s; expected 3 s or more")
+    if timeout_seconds < MIN_CULL_TIMEOUT_S:
+        raise ValueError(
+            f"cull timeout: got {timeout_seconds} s; expected {MIN_CULL_TIMEOUT_S} s or more"
+        )
     return CullTiming(
         timeout_seconds=timeout_seconds,
         every_seconds=max(1, min(CULL_EVERY_MAX_S, timeout_seconds // 4)),

@@ -20,11 +20,10 @@ from workbench.config import (
     UBUNTU_AMI_PARAMETERS,
     WorkbenchConfig,
 )
-from workbench.render import INSTANCE_ROOT, render_text
+from workbench.layout import BUNDLE_ZIP, INSTANCE_ROOT
+from workbench.render import render_text
 
 COMPONENT_TEMPLATE = "image-component.yaml.j2"
-# Where AWSTOE leaves the bundle before it is unpacked into INSTANCE_ROOT.
-BUNDLE_ZIP = "/tmp/workbench-bundle.zip"
 # The install phase takes 10-15 minutes on a t3.medium (apt, .debs, Node, three venvs); twice
 # that before AWSTOE gives up on a hung download.
 INSTALL_TIMEOUT_SECONDS = 60 * 60

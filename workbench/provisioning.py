@@ -23,11 +23,12 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from workbench import layout
 from workbench.config import WorkbenchConfig
 from workbench.pins import APT_PACKAGES, NODE, R_PACKAGES, R_VERSIONS, RSTUDIO, SHINY
 
 PHASES = ("install", "configure", "all")
-STAMP_DIR = "/var/lib/workbench/installed"
+STAMP_DIR = layout.STAMP_DIR
 """Where each install step records the pin it completed with (on the root volume, so a baked
 image carries its stamps)."""
 PIN_CHARS = 16
@@ -44,7 +45,8 @@ class InstallStep:
     pins: Callable[[str], tuple[str, ...]] = lambda release: ()
     """The versions and checksums it installs, for an Ubuntu release."""
     files: tuple[str, ...] = ()
-    """Bundle files (paths under assets/, as in the bundle) whose content it installs."""
+    """Bundle files (paths under assets/, as in the bundle) whose content it installs. A config
+    file that a configure step also puts (and restarts its service for) is not one of them."""
     needed: Callable[[WorkbenchConfig], bool] = _always
     """Whether a configuration needs it (the image installs every step regardless)."""
 
@@ -64,7 +66,9 @@ INSTALL_STEPS: tuple[InstallStep, ...] = (
         name="rstudio",
         summary="RStudio Server's .deb (listening on loopback from its first start)",
         pins=lambda release: (RSTUDIO.url, RSTUDIO.sha256),
-        files=("rserver.conf.j2",),
+        # It puts rserver.conf before the package's first start, but the rstudio-service step
+        # owns that file (it puts it again and restarts for it): no pin on it, so that editing
+        # the template re-runs no install step on a baked image.
     ),
     InstallStep(
         name="node",
@@ -89,12 +93,15 @@ INSTALL_STEPS: tuple[InstallStep, ...] = (
         name="shiny",
         summary="Shiny Server's .deb and the penguins app's venv",
         pins=lambda release: (SHINY.url, SHINY.sha256),
-        files=("shiny-server.conf.j2", "penguins-app/requirements.txt"),
+        # shiny-server.conf, put before the first start as rserver.conf is: the shiny-service
+        # step's to pin, not this one's.
+        files=("penguins-app/requirements.txt",),
         needed=lambda config: config.penguins_app,
     ),
     InstallStep(
         name="certbot",
-        summary="certbot 5.8 in its own venv (/opt/certbot), every dependency pinned by hash",
+        summary=f"certbot 5.8 in its own venv ({layout.CERTBOT_VENV}), every dependency pinned "
+        "by hash",
         files=("certbot/requirements.txt",),
         # Every configuration: turning https on later needs no install, and `all` stays what
         # `install` then `configure` does.

@@ -17,9 +17,9 @@ from types import MappingProxyType
 
 import jinja2
 
-from workbench import pins, provisioning
+from workbench import layout, pins, provisioning
 from workbench.config import SHARED_FOLDER, TEAM_GROUP, WorkbenchConfig
-from workbench.idle import CullTiming, cull_timing
+from workbench.idle import MIN_CULL_TIMEOUT_S, CullTiming, cull_timing
 from workbench.services import (
     ACME_CHALLENGE_PATH,
     CERT_NAME,
@@ -34,7 +34,7 @@ from workbench.services import (
 )
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-INSTANCE_ROOT = "/opt/workbench"
+INSTANCE_ROOT = layout.INSTANCE_ROOT
 PROVISION_LOCK = "/run/lock/workbench-provision.lock"
 """The flock that keeps provisioning runs from overlapping (the bootstrap takes it first)."""
 # The renewal timer's unit names (rendered only when HTTPS is on) and schedule.
@@ -82,11 +82,9 @@ class Target:
     """The idle culler's timeout; None: the config's `idle_cull_minutes`. Live tests use
     seconds (the intervals follow, see workbench/idle.py)."""
     jupyterhub_state: str = "/var/lib/jupyterhub"
-    """JupyterHub's database, cookie secret and proxy pid file."""
-    jupyterhub_bin: str = "/opt/jupyterhub/venv/bin"
+    """JupyterHub's database and cookie secret (and, with `local`, the users' homes)."""
+    jupyterhub_bin: str = f"{layout.JUPYTERHUB_VENV}/bin"
     """Where `jupyterhub-singleuser` is (the JupyterHub venv)."""
-    chp_command: str = "configurable-http-proxy"
-    """configurable-http-proxy: on PATH on the instance (npm -g), node_modules/.bin locally."""
     ssh_host: str = "<public-ip>"
     """What the landing page's SSH tunnel hint connects to."""
     unavailable: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
@@ -100,10 +98,10 @@ class Target:
     tls_dir: str = "/home/.workbench/letsencrypt"
     """certbot's config directory: the certificates and the ACME account. On the /home volume,
     so that a re-provision, a reboot or a replaced instance finds them (rate limits)."""
-    tls_state: str = "/var/lib/workbench/tls"
+    tls_state: str = layout.TLS_STATE
     """certbot's webroot (the challenges NGINX serves), work directory and the status file."""
     tls_logs: str = "/var/log/letsencrypt"
-    certbot: str = "/opt/certbot/bin/certbot"
+    certbot: str = layout.CERTBOT
     """The pinned certbot (its own venv on the instance, the dev venv's locally)."""
     tls_address: str | None = None
     """With `https=ip`: the address on the certificate. None on the instance, where it is the
@@ -111,6 +109,10 @@ class Target:
     acme_ca_bundle: str | None = None
     """A CA file certbot trusts for the ACME server's own HTTPS (a local Pebble's); None: the
     system's (Let's Encrypt's directory has a public certificate)."""
+
+    @property
+    def http_port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[-1])
 
     @property
     def https_port(self) -> int:
@@ -132,19 +134,21 @@ class Target:
                 f"login_file: got {self.login_file!r}; expected None with the pam authenticator "
                 "(PAM checks the Linux passwords)"
             )
-        if self.cull_timeout_seconds is not None and (
-            isinstance(self.cull_timeout_seconds, bool)
-            or not isinstance(self.cull_timeout_seconds, int)
-            or self.cull_timeout_seconds < 3
-        ):
-            raise TargetError(
-                f"cull_timeout_seconds: got {self.cull_timeout_seconds!r}; expected None or a "
-                "whole number of seconds from 3"
-            )
-        if not self.https_listen.rsplit(":", 1)[-1].isdigit():
-            raise TargetError(
-                f"https_listen: got {self.https_listen!r}; expected PORT or ADDRESS:PORT"
-            )
+        if self.cull_timeout_seconds is not None:
+            try:
+                if isinstance(self.cull_timeout_seconds, bool) or not isinstance(
+                    self.cull_timeout_seconds, int
+                ):
+                    raise ValueError
+                cull_timing(self.cull_timeout_seconds)  # its bound, checked there only
+            except ValueError:
+                raise TargetError(
+                    f"cull_timeout_seconds: got {self.cull_timeout_seconds!r}; expected None or a "
+                    f"whole number of seconds from {MIN_CULL_TIMEOUT_S}"
+                ) from None
+        for name, listen in (("listen", self.listen), ("https_listen", self.https_listen)):
+            if not listen.rsplit(":", 1)[-1].isdigit():
+                raise TargetError(f"{name}: got {listen!r}; expected PORT or ADDRESS:PORT")
         for name, port in self.ports.items():
             if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
                 raise TargetError(f"ports[{name!r}]: got {port!r}; expected a port from 1 to 65535")
@@ -163,6 +167,8 @@ def _environment() -> jinja2.Environment:
         autoescape=jinja2.select_autoescape(enabled_extensions=("html.j2",), default=False),
     )
     env.filters["shquote"] = lambda value: shlex.quote(str(value))
+    # A global, not a render value: layout.j2 is imported without the context.
+    env.globals["paths"] = layout.TEMPLATE_PATHS
     return env
 
 
@@ -228,6 +234,10 @@ def _tls(config: WorkbenchConfig, target: Target) -> dict[str, object] | None:
     # A domain: always to the name on the certificate. An address: to the one the browser used
     # (the Elastic IP, or 127.0.0.1 locally); the port is NGINX's TLS port.
     host = config.domain or "$host"
+    # The name on the certificate, as a shell word. On the instance with https=ip it is the
+    # Elastic IP, known only at deploy time: /etc/workbench/env's WORKBENCH_PUBLIC_IP, expanded
+    # where tls.env is sourced and where provision.sh runs.
+    (name,) = certificate_names(config, address=target.tls_address or "")
     return {
         **tls_paths(target),
         "https_listen": target.https_listen,
@@ -236,10 +246,10 @@ def _tls(config: WorkbenchConfig, target: Target) -> dict[str, object] | None:
         "redirect": f"https://{host}{port}$request_uri",
         "challenge_path": ACME_CHALLENGE_PATH,
         "status_path": TLS_STATUS_PATH,
-        # On the instance the address is a shell expansion in tls.env, resolved at run time.
-        "names": certificate_names(
-            config, address=target.tls_address or "${WORKBENCH_PUBLIC_IP:-}"
-        ),
+        # tls.env's default for TLS_NAME (empty if the env file lacks the address: tls.sh says so).
+        "name": shlex.quote(name) if name else "${WORKBENCH_PUBLIC_IP:-}",
+        # provision.sh's health check reaches NGINX by that name (in double quotes).
+        "https_origin": f"https://{name or '${WORKBENCH_PUBLIC_IP}'}{port}",
         "kind": "dns" if config.domain else "ip",
         "cert_name": CERT_NAME,
     }
@@ -276,7 +286,6 @@ def _context(config: WorkbenchConfig, target: Target) -> dict[str, object]:
         "install_pins": provisioning.install_pins(config.ubuntu_release),
         "needed_install_steps": provisioning.needed_install_steps(config),
         "configure_steps": provisioning.configure_steps(config),
-        "stamp_dir": provisioning.STAMP_DIR,
         "lock_file": PROVISION_LOCK,
         # The units a failed replacement stops before it gives /home back (identity.sh).
         # Each user's JupyterLab server is a unit of its own (SystemdSpawner), which outlives the
@@ -300,7 +309,7 @@ _FILES: tuple[tuple[str, str, int], ...] = (
     ("rsession.conf.j2", "rsession.conf", 0o644),
     ("shiny-server.conf.j2", "shiny-server.conf", 0o644),
     ("systemd/jupyterhub.service.j2", "systemd/jupyterhub.service", 0o644),
-    ("systemd/jupyterhub-proxy.service.j2", "systemd/jupyterhub-proxy.service", 0o644),
+    (f"systemd/{PROXY_UNIT}.service.j2", f"systemd/{PROXY_UNIT}.service", 0o644),
     ("systemd/penguin-api.service.j2", "systemd/penguin-api.service", 0o644),
 )
 _STATIC: tuple[tuple[str, str], ...] = (

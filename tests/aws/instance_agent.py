@@ -51,6 +51,8 @@ STAND_IN_PROVISION = """#!/bin/bash
 # then reports; otherwise settle and report success.
 set -euo pipefail
 BUNDLE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# provision.sh's STATE_DIR, which it passes to identity.sh.
+export STATE_DIR="$WORKBENCH_SYSROOT/var/lib/workbench"
 # The signal's data says which instance sent it (the tests ask whose readiness a deploy awaited).
 imds="$WORKBENCH_IMDS/latest"
 token=$(curl -fsS -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" "$imds/api/token")

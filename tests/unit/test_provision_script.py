@@ -132,6 +132,14 @@ def test_every_install_step_is_pinned_by_its_versions_and_files(scripts):
         assert found == install_pins(release), name
 
 
+def test_no_install_step_is_pinned_by_a_template():
+    """A rendered config file (rserver.conf, shiny-server.conf) belongs to its configure step,
+    which puts it again and restarts for it: pinning its template to an install step would make
+    every edit of it re-run that install step on a baked image."""
+    for step in INSTALL_STEPS:
+        assert not [f for f in step.files if f.endswith(".j2")], step.name
+
+
 def test_the_install_phase_is_the_same_for_every_configuration(scripts):
     """What an image bakes must suit every configuration of its release: the install steps and
     their pins render alike whatever else the configuration says."""

@@ -89,6 +89,21 @@ def test_landing_page_links_exactly_the_public_services(config, tmp_path):
     assert "<script" not in html and "fonts.googleapis" not in html
 
 
+@pytest.mark.parametrize(
+    ("config", "target", "port"),
+    [
+        (WorkbenchConfig(), Target(), "80"),
+        (WorkbenchConfig(https="ip"), Target(), "443, HTTPS"),
+        (WorkbenchConfig(), Target(listen="127.0.0.1:18080"), "18080"),
+        (WorkbenchConfig(https="ip"), Target(https_listen="127.0.0.1:18443"), "18443, HTTPS"),
+    ],
+    ids=["instance", "instance-https", "loopback", "loopback-https"],
+)
+def test_landing_page_names_the_port_it_is_served_on(config, target, port, tmp_path):
+    html = (render_bundle(config, tmp_path / "b", target=target) / "www" / "index.html").read_text()
+    assert f"reached through one port ({port}) and a path per service" in html
+
+
 def test_local_and_instance_run_the_same_configurable_http_proxy():
     root = Path(__file__).resolve().parents[2]
     local = json.loads((root / "package.json").read_text())["devDependencies"]

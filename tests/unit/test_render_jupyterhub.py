@@ -10,7 +10,8 @@ from jupyterhub.traitlets import ByteSpecification
 from traitlets.config import Config
 
 from workbench.config import WorkbenchConfig
-from workbench.render import Target, TargetError, proxy_args, render_bundle
+from workbench.idle import WEBSOCKET_PING_S
+from workbench.render import Target, TargetError, culling, proxy_args, render_bundle
 
 TEAM = WorkbenchConfig(users=("alice", "bob"), admins=("alice",))
 
@@ -34,7 +35,6 @@ LOCAL = Target(
     ports={"jupyterhub": 18000, "jupyterhub.hub": 18081, "jupyterhub.proxy-api": 18001},
     jupyterhub_state="/tmp/state",
     jupyterhub_bin="/venv/bin",
-    chp_command="/repo/node_modules/.bin/configurable-http-proxy",
 )
 
 
@@ -154,7 +154,8 @@ def test_the_culls_timeout_exceeds_the_activity_interval_and_the_ping(tmp_path, 
     assert timeout == minutes * 60
     interval = c.JupyterHub.last_activity_interval
     assert c.Spawner.environment["JUPYTERHUB_ACTIVITY_INTERVAL"] == str(interval)
-    assert interval + 30 < timeout, "the activity JupyterHub knows of lags by interval + ping"
+    assert interval + WEBSOCKET_PING_S < timeout, "JupyterHub's activity lags by interval + ping"
+    assert culling(WorkbenchConfig(idle_cull_minutes=minutes)).activity_lag_seconds < timeout
     assert 1 <= int(option(service["command"], "cull-every")) <= 60
 
 
@@ -244,6 +245,7 @@ def test_the_local_authenticator_checks_each_users_own_password(tmp_path):
             "cull_timeout_seconds: got 1; expected None or a whole number of seconds from 3",
         ),
         ({"ports": {"api": 0}}, "ports['api']: got 0; expected a port from 1 to 65535"),
+        ({"listen": "127.0.0.1:"}, "listen: got '127.0.0.1:'; expected PORT or ADDRESS:PORT"),
     ],
 )
 def test_bad_targets_are_refused_in_one_line(kwargs, message):

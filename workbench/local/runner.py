@@ -343,7 +343,6 @@ def loopback_target(
         cull_timeout_seconds=cull_timeout_seconds,
         jupyterhub_state=str(workdir / "jupyterhub"),
         jupyterhub_bin=str(Path(sys.executable).parent),
-        chp_command=str(CHP),
         ssh_host="localhost",
     )
 
@@ -420,7 +419,7 @@ def _specs(wb: LocalWorkbench, workdir: Path) -> dict[str, ProcessSpec]:
         token = {"CONFIGPROXY_AUTH_TOKEN": wb.proxy_token}
         specs[PROXY] = ProcessSpec(
             name=PROXY,
-            argv=[wb.target.chp_command, *proxy_args(wb.config, wb.target)],
+            argv=[str(CHP), *proxy_args(wb.config, wb.target)],
             # configurable-http-proxy (`env node`) on the project's Node.
             env={"PATH": tool_env()["PATH"], **token},
             ready_url=f"http://127.0.0.1:{wb.ports['jupyterhub.proxy-api']}/api/routes",
