@@ -158,12 +158,6 @@ def _delete(stack: Stack, resource: object, resource_json: dict) -> None:
     model = parsing.resource_class_from_type(resource_json["Type"])
     if model is None or resource is None:
         return
-    # moto's own EC2 instances delete themselves without EC2's API (no journal, no EIP release).
-    if resource_json["Type"] == "AWS::EC2::Instance":
-        backend = ec2_backends[stack.account_id][stack.region_name]
-        if getattr(resource, "state", "") != "terminated":
-            backend.terminate_instances([resource.id])
-        return
     if not hasattr(model.delete_from_cloudformation_json, "__isabstractmethod__"):
         model.delete_from_cloudformation_json(
             _physical(resource), resource_json, stack.account_id, stack.region_name

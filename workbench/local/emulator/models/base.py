@@ -23,8 +23,5 @@ class Defaults:
     def has_cfn_attr(cls, attr: str) -> bool:
         return attr in cls.ATTRIBUTES
 
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name
-    ):
-        return None
+    # No delete_from_cloudformation_json: a model without its own leaves the deletion to its
+    # resource's delete(), if it has one (moto's Instance: emulator/ec2.py), as moto's stack does.

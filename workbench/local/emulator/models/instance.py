@@ -80,7 +80,8 @@ def resolve_image(image_id: str, account: str, region: str) -> str:
 
 class EmulatedInstance(Defaults, CloudFormationModel):
     """The model is a factory: what it returns is moto's own Instance (its `Ref` is the instance
-    ID, its GetAtt the addresses and zone; moto's stack tags it)."""
+    ID, its GetAtt the addresses and zone; moto's stack tags it). Deleting it is that Instance's
+    delete(), a TerminateInstances (emulator/ec2.py)."""
 
     TYPE = "AWS::EC2::Instance"
     ATTRIBUTES = ("AvailabilityZone", "PrivateDnsName", "PublicDnsName", "PrivateIp", "PublicIp")
@@ -163,12 +164,3 @@ class EmulatedInstance(Defaults, CloudFormationModel):
         if restart:
             backend.start_instances([instance.id])  # boots it (emulator/ec2.py)
         return instance
-
-    @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name, cloudformation_json, account_id, region_name
-    ):
-        backend = ec2_backends[account_id][region_name]
-        live = [i.id for i in backend.all_instances() if i.state != "terminated"]
-        if resource_name in live:
-            backend.terminate_instances([resource_name])
