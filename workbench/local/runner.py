@@ -23,6 +23,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -66,6 +67,9 @@ class ProcessSpec:
     """Ready once a GET answers below 400 (redirects not followed); None: ready when started."""
     ready_headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Sent with that GET (an API token, where only an authorized request gets a 200)."""
+    ready_cafile: Path | None = None
+    """The CA that GET trusts, for an https ready_url (Pebble's self-signed listener); None:
+    the system's."""
     ready_timeout: float = 60.0
 
 
@@ -108,13 +112,20 @@ def descendants(pid: int) -> list[tuple[int, str]]:
 
 
 def _http_status(
-    url: str, timeout: float = 2.0, headers: Mapping[str, str] | None = None
+    url: str,
+    timeout: float = 2.0,
+    headers: Mapping[str, str] | None = None,
+    cafile: Path | None = None,
 ) -> int | None:
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):
             return None
 
-    opener = urllib.request.build_opener(NoRedirect)
+    handlers: list[urllib.request.BaseHandler] = [NoRedirect()]
+    if cafile is not None:
+        context = ssl.create_default_context(cafile=str(cafile))
+        handlers.append(urllib.request.HTTPSHandler(context=context))
+    opener = urllib.request.build_opener(*handlers)
     try:
         request = urllib.request.Request(url, headers=dict(headers or {}))
         with opener.open(request, timeout=timeout) as response:
@@ -185,7 +196,9 @@ class Supervisor:
                     f"{name} exited with code {code} before answering {spec.ready_url}; "
                     f"see {running.log}:\n{self.tail(name)}"
                 )
-            status = _http_status(spec.ready_url, headers=spec.ready_headers)
+            status = _http_status(
+                spec.ready_url, headers=spec.ready_headers, cafile=spec.ready_cafile
+            )
             if status is not None and status < 400:
                 return
             time.sleep(0.1)
