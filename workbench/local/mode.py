@@ -486,20 +486,8 @@ def serve(
     }
     with Supervisor(state / "logs") as supervisor:
         try:
-            tls: dict = {}
-            if config.https_on:
-                if pebble is None:
-                    pebble = start_pebble(supervisor, state / "pebble", http_port=port)
-                # A fresh Pebble has a fresh root: last run's certificate means nothing to it.
-                shutil.rmtree(state / "run" / "tls", ignore_errors=True)
-                ca_file = state / "pebble-root.pem"
-                shutil.copyfile(pebble.root, ca_file)
-                config = dataclasses.replace(config, acme_server=pebble.directory)
-                tls = {
-                    "https_port": https_port,
-                    "ca_file": ca_file,
-                    "acme_ca_bundle": pebble.listener_ca,
-                }
+            if config.https_on and pebble is None:
+                pebble = start_pebble(supervisor, state / "pebble", http_port=port)
             workbench = start_workbench(
                 config,
                 state / "run",
@@ -507,9 +495,15 @@ def serve(
                 listen_port=port,
                 unavailable=unavailable,
                 only=only,
-                **tls,
+                https_port=https_port if config.https_on else None,
+                pebble=pebble if config.https_on else None,
                 passwords=passwords,
             )
+            if workbench.ca_file is not None:
+                # Where the README's doctor example (and the summary) find it, run after run.
+                ca_file = state / "pebble-root.pem"
+                shutil.copyfile(workbench.ca_file, ca_file)
+                workbench = dataclasses.replace(workbench, ca_file=ca_file)
         except RunnerError as error:
             # The first line names the service and its log; the tail is in that log.
             raise LocalError(str(error).splitlines()[0]) from None

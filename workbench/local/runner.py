@@ -33,11 +33,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from workbench.config import SHARED_FOLDER, WorkbenchConfig
 from workbench.render import Target, port_map, proxy_args, render_bundle
 from workbench.services import Service, services
 from workbench.toolchain import tool_env
+
+if TYPE_CHECKING:
+    from workbench.local.acme import Pebble
 
 REPO = Path(__file__).resolve().parents[2]
 CHP = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -533,8 +537,7 @@ def start_workbench(
     unavailable: Mapping[str, str] | None = None,
     https_port: int | None = None,
     ports: Mapping[str, int] | None = None,
-    ca_file: Path | None = None,
-    acme_ca_bundle: Path | None = None,
+    pebble: Pebble | None = None,
     cull_timeout_seconds: int | None = None,
 ) -> LocalWorkbench:
     """Render a loopback bundle under `workdir` and start it under `supervisor`.
@@ -544,14 +547,23 @@ def start_workbench(
     that cannot run here, with the reason the landing page gives. Services not started answer
     through NGINX with their 502 page.
 
-    With HTTPS on (`config.acme_server` a local Pebble's directory, `acme_ca_bundle` its
-    listener's certificate, `ca_file` its root), NGINX starts with the pre-certificate config
-    and `tls.sh obtain` gets the certificate through it, as provision.sh does; `ports` points
-    NGINX at upstreams that already run (another workbench's services).
+    With HTTPS on, `pebble` (acme.start_pebble) is the ACME server: its directory becomes the
+    config's acme_server, certbot trusts its listener, NGINX listens on the port it validates
+    challenges on (its http_port), and its root is the CA file. NGINX starts with the
+    pre-certificate config and `tls.sh obtain` gets the certificate through it, as provision.sh
+    does (a certificate left in `workdir` by an earlier run, from another Pebble, goes first).
+    `ports` points NGINX at upstreams that already run (another workbench's services).
     `passwords`: each user's (default: generated).
     `cull_timeout_seconds`: the idle culler's timeout, instead of the config's minutes.
     """
     workdir = Path(workdir)
+    if config.https_on != (pebble is not None):
+        raise ValueError("start_workbench: a pebble with HTTPS on, and only then")
+    if pebble is not None:
+        if listen_port not in (None, pebble.http_port):
+            raise ValueError(f"listen_port {listen_port}: Pebble validates on {pebble.http_port}")
+        listen_port = pebble.http_port
+        config = dataclasses.replace(config, acme_server=pebble.directory)
     target = loopback_target(
         config,
         workdir,
@@ -559,7 +571,7 @@ def start_workbench(
         unavailable=unavailable,
         https_port=https_port,
         ports=ports,
-        acme_ca_bundle=acme_ca_bundle,
+        acme_ca_bundle=pebble.listener_ca if pebble else None,
         cull_timeout_seconds=cull_timeout_seconds,
     )
     bundle = render_bundle(config, workdir / "bundle", target=target)
@@ -573,7 +585,7 @@ def start_workbench(
         url=f"https://{target.https_listen}" if config.https_on else http_url,
         http_url=http_url,
         ports=port_map(config, target),
-        ca_file=ca_file,
+        ca_file=pebble.root if pebble else None,
         logins=_logins(config, passwords),
         proxy_token=secrets.token_hex(32),
     )
@@ -588,7 +600,8 @@ def start_workbench(
             f"only: got {unknown[0]!r}; expected services that run here: {', '.join(runnable)}"
         )
     if config.https_on:
-        Path(target.tls_state).mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(target.tls_state, ignore_errors=True)
+        Path(target.tls_state).mkdir(parents=True)
         conf = Path(target.nginx_conf)
         shutil.copyfile(bundle / "nginx-acme.conf", conf)
         start_nginx(supervisor, conf, target)
