@@ -357,21 +357,15 @@ def parse_args(argv: Sequence[str] | None):
     add_context_option(parser, "a context value, as with `cdk deploy -c` (repeatable)")
     parser.add_argument("--down", action="store_true", help="stop a running `make local`")
     args = parser.parse_args(argv)
-    if not (args.port.isdigit() and 1024 <= int(args.port) <= 65535):
-        raise LocalError(
-            f"LOCAL_PORT: got {args.port!r}; expected a port number from 1024 to 65535"
-        )
-    args.port = int(args.port)
-    if not (args.https_port.isdigit() and 1024 <= int(args.https_port) <= 65535):
-        raise LocalError(
-            f"LOCAL_HTTPS_PORT: got {args.https_port!r}; expected a port number from 1024 to 65535"
-        )
-    args.https_port = int(args.https_port)
-    if args.https_port == args.port:
-        raise LocalError(
-            f"LOCAL_HTTPS_PORT: got {args.https_port}; expected a port other than LOCAL_PORT"
-        )
+    args.port = _port(args.port, "LOCAL_PORT")
+    args.https_port = _port(args.https_port, "LOCAL_HTTPS_PORT")
     return args
+
+
+def _port(value: str, variable: str) -> int:
+    if not (value.isdigit() and 1024 <= int(value) <= 65535):
+        raise LocalError(f"{variable}: got {value!r}; expected a port number from 1024 to 65535")
+    return int(value)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -412,6 +406,10 @@ def run(
     *, port: int, state: Path, context: Sequence[str] = (), https_port: int = DEFAULT_HTTPS_PORT
 ) -> int:
     config = load_local_config(context)
+    if config.https_on and https_port == port:
+        raise LocalError(
+            f"LOCAL_HTTPS_PORT: got {https_port}; expected a port other than LOCAL_PORT"
+        )
     url = f"https://127.0.0.1:{https_port}/" if config.https_on else f"http://127.0.0.1:{port}/"
     lock = Lock(state / "local.lock")
     lock.acquire({"pid": os.getpid(), "url": url})
