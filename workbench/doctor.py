@@ -646,7 +646,7 @@ def run(
 def main(argv: list[str] | None = None, config: WorkbenchConfig | None = None) -> int:
     import argparse
 
-    from workbench.config import ConfigError, cdk_json_context, check_known_keys, load_config
+    from workbench.config import ConfigError, load_checkout_config
 
     parser = argparse.ArgumentParser(
         prog="python -m workbench doctor",
@@ -670,9 +670,7 @@ def main(argv: list[str] | None = None, config: WorkbenchConfig | None = None) -
     args = parser.parse_args(argv)
     try:
         if config is None:
-            context = cdk_json_context()
-            check_known_keys(context)
-            config = load_config(context)
+            config = load_checkout_config()
         return run(
             url=args.url,
             stack=args.stack,

@@ -386,18 +386,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def load_local_config(context: Sequence[str]):
     """cdk.json's context plus `-c KEY=VALUE`, validated before anything starts."""
-    from workbench.config import (
-        ConfigError,
-        cdk_json_context,
-        check_known_keys,
-        load_config,
-        parse_context_flags,
-    )
+    from workbench.config import ConfigError, load_checkout_config
 
     try:
-        defaults, overrides = cdk_json_context(), parse_context_flags(context)
-        check_known_keys([*defaults, *overrides])
-        return load_config(defaults | overrides)
+        return load_checkout_config(context)
     except ConfigError as error:
         raise LocalError(str(error)) from None
 
