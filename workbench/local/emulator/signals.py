@@ -110,9 +110,11 @@ def handle_path(stack_id: str, logical_id: str) -> str:
     return "/" + quote(f"{stack_id}/{logical_id}", safe="")
 
 
-def handle_url(stack_id: str, logical_id: str) -> str:
-    """A presigned-URL-like address on this endpoint."""
+def handle_url(stack_id: str, logical_id: str, base: str | None = None) -> str:
+    """What a `Ref` to a wait condition handle gives: an address shaped like AWS's presigned S3
+    URL, with '&'-separated query parameters (a dummy signature), on this endpoint or on `base`
+    (without an agent: CloudFormation's bucket for the region, as on AWS)."""
     return (
-        f"{start()}{handle_path(stack_id, logical_id)}"
+        f"{base or start()}{handle_path(stack_id, logical_id)}"
         "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=86399&X-Amz-Signature=emulated"
     )
