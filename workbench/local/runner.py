@@ -378,15 +378,9 @@ class CertificateError(RunnerError):
     """tls.sh obtain failed; the message is its one line (certbot's reason)."""
 
 
-def obtain_certificate(wb: LocalWorkbench, *, env: Mapping[str, str] | None = None) -> str:
-    """`tls.sh obtain` from the bundle, as provision.sh's tls step runs it; its output.
-
-    certbot answers the challenge through the running NGINX, and its deploy hook switches NGINX
-    to the full config. `env` overrides tls.env's parameters (tests)."""
-    return run_tls(wb, "obtain", env=env)
-
-
 def run_tls(wb: LocalWorkbench, action: str, *, env: Mapping[str, str] | None = None) -> str:
+    """`tls.sh <action>` from the bundle, as provision.sh's tls step runs it; its output. `env`
+    overrides tls.env's parameters (tests)."""
     done = subprocess.run(
         ["bash", str(wb.bundle / "tls.sh"), action],
         capture_output=True,
@@ -605,7 +599,9 @@ def start_workbench(
         conf = Path(target.nginx_conf)
         shutil.copyfile(bundle / "nginx-acme.conf", conf)
         start_nginx(supervisor, conf, target)
-        obtain_certificate(wb)
+        # certbot answers the challenge through the running NGINX; its deploy hook switches
+        # NGINX to the full config.
+        run_tls(wb, "obtain")
     else:
         start_nginx(supervisor, bundle / "nginx.conf", target)
     if "api" in wanted:
