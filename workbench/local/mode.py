@@ -27,7 +27,7 @@ from pathlib import Path
 
 from workbench.local.emulator import REGION, images, register_missing_models, seed_ssm
 from workbench.local.runner import free_port
-from workbench.toolchain import tool_env
+from workbench.toolchain import NODE_BIN, tool_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PORT = 8080
@@ -120,7 +120,7 @@ def emulator() -> Iterator[Emulator]:
 
 
 def _cdk(emu: Emulator, args: Sequence[str], log: Path) -> None:
-    cdk = ROOT / "node_modules" / ".bin" / "cdk"
+    cdk = NODE_BIN / "cdk"
     if not cdk.exists():
         raise LocalError("the CDK CLI is not installed: run `make setup` (npm ci) first")
     with log.open("a") as out:

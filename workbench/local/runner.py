@@ -38,13 +38,12 @@ from typing import TYPE_CHECKING
 from workbench.config import SHARED_FOLDER, WorkbenchConfig
 from workbench.render import Target, port_map, proxy_args, render_bundle
 from workbench.services import Service, services
-from workbench.toolchain import tool_env
+from workbench.toolchain import NODE_BIN, PYTHON_BIN, tool_env
 
 if TYPE_CHECKING:
     from workbench.local.acme import Pebble
 
-REPO = Path(__file__).resolve().parents[2]
-CHP = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
+CHP = NODE_BIN / "configurable-http-proxy"
 STOP_GRACE = 10.0
 """Seconds between SIGTERM and SIGKILL: JupyterHub stops its users' servers in that time."""
 
@@ -345,7 +344,7 @@ def loopback_target(
         tls_dir=str(tls_state / "letsencrypt"),
         tls_state=str(tls_state),
         tls_logs=str(tls_state / "logs"),
-        certbot=str(Path(sys.executable).parent / "certbot"),
+        certbot=str(PYTHON_BIN / "certbot"),
         tls_address="127.0.0.1",
         acme_ca_bundle=str(acme_ca_bundle) if acme_ca_bundle else None,
         unavailable=dict(unavailable or {}),
@@ -359,7 +358,7 @@ def loopback_target(
         login_file=str(workdir / "logins.json"),
         cull_timeout_seconds=cull_timeout_seconds,
         jupyterhub_state=str(workdir / "jupyterhub"),
-        jupyterhub_bin=str(Path(sys.executable).parent),
+        jupyterhub_bin=str(PYTHON_BIN),
         chp_command=str(CHP),
         ssh_host="localhost",
     )
@@ -424,25 +423,24 @@ def _specs(wb: LocalWorkbench, workdir: Path) -> dict[str, ProcessSpec]:
     """How each locally runnable service starts from the bundle, by service name (JupyterHub's
     proxy by the name PROXY)."""
     python = sys.executable
-    bin_dir = str(Path(python).parent)
     by_name = {s.name: s for s in services(wb.config)}
     specs: dict[str, ProcessSpec] = {}
     if "jupyterhub" in by_name:
-        token = {"CONFIGPROXY_AUTH_TOKEN": wb.proxy_token}
+        # configurable-http-proxy (`env node`) on the project's Node; jupyterhub-singleuser
+        # from the venv.
+        env = {"PATH": tool_env()["PATH"], "CONFIGPROXY_AUTH_TOKEN": wb.proxy_token}
         specs[PROXY] = ProcessSpec(
             name=PROXY,
             argv=[wb.target.chp_command, *proxy_args(wb.config, wb.target)],
-            # configurable-http-proxy (`env node`) on the project's Node.
-            env={"PATH": tool_env()["PATH"], **token},
+            env=env,
             ready_url=f"http://127.0.0.1:{wb.ports['jupyterhub.proxy-api']}/api/routes",
             ready_headers={"Authorization": f"token {wb.proxy_token}"},
         )
         specs["jupyterhub"] = ProcessSpec(
             name="jupyterhub",
-            argv=[f"{bin_dir}/jupyterhub", "-f", str(wb.bundle / "jupyterhub_config.py")],
+            argv=[str(PYTHON_BIN / "jupyterhub"), "-f", str(wb.bundle / "jupyterhub_config.py")],
             cwd=Path(wb.target.jupyterhub_state),
-            # jupyterhub-singleuser from the venv.
-            env={"PATH": tool_env()["PATH"], **token},
+            env=env,
             ready_url=_health_url(by_name["jupyterhub"], wb.ports["jupyterhub"]),
         )
     if "api" in by_name:
