@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+
+def tags(props: Mapping) -> dict[str, str]:
+    """A template's `Tags` ([{"Key": ..., "Value": ...}]) as a dict, as EC2's create_tags
+    takes them."""
+    return {t["Key"]: t["Value"] for t in props.get("Tags", [])}
+
 
 class Defaults:
     """Defaults of an emulated CloudFormation model. A mixin, not a base class: moto finds models
