@@ -345,12 +345,9 @@ def _bench_tls(results, runs, supervisor, pebble, work: Path, *, plain_url: str)
     from workbench.config import WorkbenchConfig
     from workbench.local.runner import start_workbench
 
-    config = WorkbenchConfig(https="ip", acme_server=pebble.directory)
+    config = WorkbenchConfig(https="ip")
     started = time.perf_counter()
-    tls = start_workbench(
-        config, work / "tls", supervisor, only=[], listen_port=pebble.http_port,
-        acme_ca_bundle=pebble.listener_ca, ca_file=pebble.root,
-    )  # fmt: skip
+    tls = start_workbench(config, work / "tls", supervisor, only=[], pebble=pebble)
     results.add(
         Figure("proxy", "HTTPS: first certificate from Pebble (tls.sh, NGINX start incl.)", "s",
                [time.perf_counter() - started])

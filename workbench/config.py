@@ -548,6 +548,15 @@ def parse_context_flags(pairs: Iterable[str]) -> dict[str, str]:
     return context
 
 
+def load_checkout_config(flags: Iterable[str] = (), checkout: Path = REPO) -> WorkbenchConfig:
+    """The config `cdk deploy -c KEY=VALUE ...` would get in `checkout`: its cdk.json's context
+    plus the flags, an unknown key refused (`check_known_keys`), every value checked. Raises
+    ConfigError (one line)."""
+    defaults, overrides = cdk_json_context(checkout), parse_context_flags(flags)
+    check_known_keys([*defaults, *overrides])
+    return load_config(defaults | overrides)
+
+
 def add_context_option(parser: argparse.ArgumentParser, help_text: str) -> None:
     """The `-c/--context KEY=VALUE` option of every command that synthesizes or deploys."""
     parser.add_argument(

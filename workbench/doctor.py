@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import functools
 import http.client
 import json
 import os
@@ -68,10 +69,12 @@ class Target:
         default = HTTPS_PORT if self.https else HTTP_PORT
         return f"{self.scheme}://{self.host}" + ("" if self.port == default else f":{self.port}")
 
+    @functools.cached_property
     def tls_context(self) -> ssl.SSLContext:
         """Verification as a browser does it: the system's trust store (or `ca_file`), the
         name checked. Never an insecure mode: a certificate the doctor cannot verify is a
-        finding."""
+        finding. Built once (loading the trust store takes tens of milliseconds, which would
+        count in every request's timing)."""
         return ssl.create_default_context(cafile=self.ca_file)
 
 
@@ -222,7 +225,7 @@ def http_get(
     started = time.monotonic()
     if target.https and not plain:
         conn = http.client.HTTPSConnection(
-            target.host, target.port, timeout=timeout, context=target.tls_context()
+            target.host, target.port, timeout=timeout, context=target.tls_context
         )
     else:
         port = target.http_port if target.https else target.port
@@ -338,7 +341,7 @@ def _websocket(target: Target, service: Service, path: str, timeout: float) -> C
     try:
         with socket.create_connection((target.host, target.port), timeout=timeout) as raw:
             sock = (
-                target.tls_context().wrap_socket(raw, server_hostname=target.host)
+                target.tls_context.wrap_socket(raw, server_hostname=target.host)
                 if target.https
                 else raw
             )
@@ -380,7 +383,7 @@ def check_certificate(target: Target, timeout: float) -> Check:
     try:
         with (
             socket.create_connection((target.host, target.port), timeout=timeout) as raw,
-            target.tls_context().wrap_socket(raw, server_hostname=target.host) as tls,
+            target.tls_context.wrap_socket(raw, server_hostname=target.host) as tls,
         ):
             cert = tls.getpeercert()
             version = tls.version()
@@ -643,7 +646,7 @@ def run(
 def main(argv: list[str] | None = None, config: WorkbenchConfig | None = None) -> int:
     import argparse
 
-    from workbench.config import ConfigError, cdk_json_context, check_known_keys, load_config
+    from workbench.config import ConfigError, load_checkout_config
 
     parser = argparse.ArgumentParser(
         prog="python -m workbench doctor",
@@ -667,9 +670,7 @@ def main(argv: list[str] | None = None, config: WorkbenchConfig | None = None) -
     args = parser.parse_args(argv)
     try:
         if config is None:
-            context = cdk_json_context()
-            check_known_keys(context)
-            config = load_config(context)
+            config = load_checkout_config()
         return run(
             url=args.url,
             stack=args.stack,

@@ -15,13 +15,13 @@ import pytest
 from workbench.config import WorkbenchConfig
 from workbench.local.acme import Pebble, start_pebble
 from workbench.local.runner import (
-    REPO,
     LocalWorkbench,
     ProcessSpec,
     Supervisor,
     free_port,
     start_workbench,
 )
+from workbench.toolchain import REPO
 
 # Anything slower than this is stuck (JupyterHub spawn, a server that never answers).
 LIVE_TIMEOUT = 180

@@ -81,7 +81,7 @@ def served(port: int, context: ssl.SSLContext, name: str = "127.0.0.1"):
 @pytest.fixture(scope="module")
 def tls(workbench, pebble, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tls")
-    config = WorkbenchConfig(https="ip", acme_server=pebble.directory)
+    config = WorkbenchConfig(https="ip")
     with Supervisor(workdir / "logs") as supervisor:
         started = time.monotonic()
         wb = start_workbench(
@@ -89,11 +89,9 @@ def tls(workbench, pebble, tmp_path_factory):
             workdir,
             supervisor,
             only=[],
-            listen_port=pebble.http_port,
             ports=workbench.wb.ports,
             passwords=workbench.wb.logins,
-            ca_file=pebble.root,
-            acme_ca_bundle=pebble.listener_ca,
+            pebble=pebble,
         )
         yield Tls(wb, pebble, time.monotonic() - started)
 

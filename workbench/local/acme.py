@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime
 import json
 import ssl
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +31,6 @@ CHALLTESTSRV = "/usr/bin/pebble-challtestsrv"
 # Let's Encrypt's short-lived profile (IP certificates): 160 hours. Pebble issues this for every
 # order, so renewal thresholds and the doctor's warnings see what an instance sees.
 SHORT_LIVED_SECONDS = 160 * 3600
-READY_TIMEOUT = 30.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,7 +96,8 @@ def listener_certificate(directory: Path) -> tuple[Path, Path]:
 
 def start_pebble(supervisor: Supervisor, workdir: Path, *, http_port: int) -> Pebble:
     """Start pebble-challtestsrv and Pebble under `supervisor`; return once the directory and
-    the root answer. Raises RunnerError naming the process and its log."""
+    the root answer (Supervisor.wait_ready, trusting its listener). Raises RunnerError naming the
+    process and its log."""
     for binary in (PEBBLE, CHALLTESTSRV):
         if not Path(binary).exists():
             raise RunnerError(f"{binary}: not installed (make system installs Debian's pebble)")
@@ -135,6 +134,7 @@ def start_pebble(supervisor: Supervisor, workdir: Path, *, http_port: int) -> Pe
             indent=2,
         )
     )
+    directory = f"https://127.0.0.1:{acme_port}/dir"
     supervisor.start(
         ProcessSpec(
             name="pebble",
@@ -144,33 +144,23 @@ def start_pebble(supervisor: Supervisor, workdir: Path, *, http_port: int) -> Pe
                 "PEBBLE_WFE_NONCEREJECT": "0",
                 "PEBBLE_AUTHZREUSE": "100",
             },
+            ready_url=directory,
+            ready_cafile=cert,
+            ready_timeout=30.0,
         )
     )
+    if not supervisor.is_running("pebble-challtestsrv"):
+        raise RunnerError(
+            f"pebble-challtestsrv exited; see {supervisor.log('pebble-challtestsrv')}:\n"
+            f"{supervisor.tail('pebble-challtestsrv')}"
+        )
     pebble = Pebble(
-        directory=f"https://127.0.0.1:{acme_port}/dir",
+        directory=directory,
         management=f"https://127.0.0.1:{management_port}",
         http_port=http_port,
         listener_ca=cert,
         root=workdir / "pebble-root.pem",
     )
-    deadline = time.monotonic() + READY_TIMEOUT
-    last: Exception | None = None
-    while time.monotonic() < deadline:
-        for name in ("pebble", "pebble-challtestsrv"):
-            if not supervisor.is_running(name):
-                raise RunnerError(
-                    f"{name} exited before answering; see {supervisor.log(name)}:\n"
-                    f"{supervisor.tail(name)}"
-                )
-        try:
-            pebble.root.write_bytes(pebble.fetch("/roots/0"))
-            context = ssl.create_default_context(cafile=str(cert))
-            with urllib.request.urlopen(pebble.directory, context=context, timeout=5):
-                return pebble
-        except OSError as error:
-            last = error
-            time.sleep(0.05)
-    raise RunnerError(
-        f"pebble did not answer {pebble.directory} within {READY_TIMEOUT:.0f} s ({last}); "
-        f"see {supervisor.log('pebble')}:\n{supervisor.tail('pebble')}"
-    )
+    # Pebble starts its management listener before it binds the directory's (cmd/pebble).
+    pebble.root.write_bytes(pebble.fetch("/roots/0"))
+    return pebble

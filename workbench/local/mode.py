@@ -27,7 +27,7 @@ from pathlib import Path
 
 from workbench.local.emulator import REGION, images, register_missing_models, seed_ssm
 from workbench.local.runner import free_port
-from workbench.toolchain import tool_env
+from workbench.toolchain import NODE_BIN, tool_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_PORT = 8080
@@ -120,7 +120,7 @@ def emulator() -> Iterator[Emulator]:
 
 
 def _cdk(emu: Emulator, args: Sequence[str], log: Path) -> None:
-    cdk = ROOT / "node_modules" / ".bin" / "cdk"
+    cdk = NODE_BIN / "cdk"
     if not cdk.exists():
         raise LocalError("the CDK CLI is not installed: run `make setup` (npm ci) first")
     with log.open("a") as out:
@@ -357,21 +357,15 @@ def parse_args(argv: Sequence[str] | None):
     add_context_option(parser, "a context value, as with `cdk deploy -c` (repeatable)")
     parser.add_argument("--down", action="store_true", help="stop a running `make local`")
     args = parser.parse_args(argv)
-    if not (args.port.isdigit() and 1024 <= int(args.port) <= 65535):
-        raise LocalError(
-            f"LOCAL_PORT: got {args.port!r}; expected a port number from 1024 to 65535"
-        )
-    args.port = int(args.port)
-    if not (args.https_port.isdigit() and 1024 <= int(args.https_port) <= 65535):
-        raise LocalError(
-            f"LOCAL_HTTPS_PORT: got {args.https_port!r}; expected a port number from 1024 to 65535"
-        )
-    args.https_port = int(args.https_port)
-    if args.https_port == args.port:
-        raise LocalError(
-            f"LOCAL_HTTPS_PORT: got {args.https_port}; expected a port other than LOCAL_PORT"
-        )
+    args.port = _port(args.port, "LOCAL_PORT")
+    args.https_port = _port(args.https_port, "LOCAL_HTTPS_PORT")
     return args
+
+
+def _port(value: str, variable: str) -> int:
+    if not (value.isdigit() and 1024 <= int(value) <= 65535):
+        raise LocalError(f"{variable}: got {value!r}; expected a port number from 1024 to 65535")
+    return int(value)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -392,18 +386,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def load_local_config(context: Sequence[str]):
     """cdk.json's context plus `-c KEY=VALUE`, validated before anything starts."""
-    from workbench.config import (
-        ConfigError,
-        cdk_json_context,
-        check_known_keys,
-        load_config,
-        parse_context_flags,
-    )
+    from workbench.config import ConfigError, load_checkout_config
 
     try:
-        defaults, overrides = cdk_json_context(), parse_context_flags(context)
-        check_known_keys([*defaults, *overrides])
-        return load_config(defaults | overrides)
+        return load_checkout_config(context)
     except ConfigError as error:
         raise LocalError(str(error)) from None
 
@@ -412,6 +398,10 @@ def run(
     *, port: int, state: Path, context: Sequence[str] = (), https_port: int = DEFAULT_HTTPS_PORT
 ) -> int:
     config = load_local_config(context)
+    if config.https_on and https_port == port:
+        raise LocalError(
+            f"LOCAL_HTTPS_PORT: got {https_port}; expected a port other than LOCAL_PORT"
+        )
     url = f"https://127.0.0.1:{https_port}/" if config.https_on else f"http://127.0.0.1:{port}/"
     lock = Lock(state / "local.lock")
     lock.acquire({"pid": os.getpid(), "url": url})
@@ -486,20 +476,8 @@ def serve(
     }
     with Supervisor(state / "logs") as supervisor:
         try:
-            tls: dict = {}
-            if config.https_on:
-                if pebble is None:
-                    pebble = start_pebble(supervisor, state / "pebble", http_port=port)
-                # A fresh Pebble has a fresh root: last run's certificate means nothing to it.
-                shutil.rmtree(state / "run" / "tls", ignore_errors=True)
-                ca_file = state / "pebble-root.pem"
-                shutil.copyfile(pebble.root, ca_file)
-                config = dataclasses.replace(config, acme_server=pebble.directory)
-                tls = {
-                    "https_port": https_port,
-                    "ca_file": ca_file,
-                    "acme_ca_bundle": pebble.listener_ca,
-                }
+            if config.https_on and pebble is None:
+                pebble = start_pebble(supervisor, state / "pebble", http_port=port)
             workbench = start_workbench(
                 config,
                 state / "run",
@@ -507,9 +485,15 @@ def serve(
                 listen_port=port,
                 unavailable=unavailable,
                 only=only,
-                **tls,
+                https_port=https_port if config.https_on else None,
+                pebble=pebble if config.https_on else None,
                 passwords=passwords,
             )
+            if workbench.ca_file is not None:
+                # Where the README's doctor example (and the summary) find it, run after run.
+                ca_file = state / "pebble-root.pem"
+                shutil.copyfile(workbench.ca_file, ca_file)
+                workbench = dataclasses.replace(workbench, ca_file=ca_file)
         except RunnerError as error:
             # The first line names the service and its log; the tail is in that log.
             raise LocalError(str(error).splitlines()[0]) from None

@@ -23,6 +23,7 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -32,14 +33,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from workbench.config import SHARED_FOLDER, WorkbenchConfig
 from workbench.render import Target, port_map, proxy_args, render_bundle
 from workbench.services import Service, services
-from workbench.toolchain import tool_env
+from workbench.toolchain import NODE_BIN, PYTHON_BIN, tool_env
 
-REPO = Path(__file__).resolve().parents[2]
-CHP = REPO / "node_modules" / ".bin" / "configurable-http-proxy"
+if TYPE_CHECKING:
+    from workbench.local.acme import Pebble
+
+CHP = NODE_BIN / "configurable-http-proxy"
 STOP_GRACE = 10.0
 """Seconds between SIGTERM and SIGKILL: JupyterHub stops its users' servers in that time."""
 
@@ -66,6 +70,9 @@ class ProcessSpec:
     """Ready once a GET answers below 400 (redirects not followed); None: ready when started."""
     ready_headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Sent with that GET (an API token, where only an authorized request gets a 200)."""
+    ready_cafile: Path | None = None
+    """The CA that GET trusts, for an https ready_url (Pebble's self-signed listener); None:
+    the system's."""
     ready_timeout: float = 60.0
 
 
@@ -108,13 +115,20 @@ def descendants(pid: int) -> list[tuple[int, str]]:
 
 
 def _http_status(
-    url: str, timeout: float = 2.0, headers: Mapping[str, str] | None = None
+    url: str,
+    timeout: float = 2.0,
+    headers: Mapping[str, str] | None = None,
+    cafile: Path | None = None,
 ) -> int | None:
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):
             return None
 
-    opener = urllib.request.build_opener(NoRedirect)
+    handlers: list[urllib.request.BaseHandler] = [NoRedirect()]
+    if cafile is not None:
+        context = ssl.create_default_context(cafile=str(cafile))
+        handlers.append(urllib.request.HTTPSHandler(context=context))
+    opener = urllib.request.build_opener(*handlers)
     try:
         request = urllib.request.Request(url, headers=dict(headers or {}))
         with opener.open(request, timeout=timeout) as response:
@@ -185,7 +199,9 @@ class Supervisor:
                     f"{name} exited with code {code} before answering {spec.ready_url}; "
                     f"see {running.log}:\n{self.tail(name)}"
                 )
-            status = _http_status(spec.ready_url, headers=spec.ready_headers)
+            status = _http_status(
+                spec.ready_url, headers=spec.ready_headers, cafile=spec.ready_cafile
+            )
             if status is not None and status < 400:
                 return
             time.sleep(0.1)
@@ -328,7 +344,7 @@ def loopback_target(
         tls_dir=str(tls_state / "letsencrypt"),
         tls_state=str(tls_state),
         tls_logs=str(tls_state / "logs"),
-        certbot=str(Path(sys.executable).parent / "certbot"),
+        certbot=str(PYTHON_BIN / "certbot"),
         tls_address="127.0.0.1",
         acme_ca_bundle=str(acme_ca_bundle) if acme_ca_bundle else None,
         unavailable=dict(unavailable or {}),
@@ -342,7 +358,7 @@ def loopback_target(
         login_file=str(workdir / "logins.json"),
         cull_timeout_seconds=cull_timeout_seconds,
         jupyterhub_state=str(workdir / "jupyterhub"),
-        jupyterhub_bin=str(Path(sys.executable).parent),
+        jupyterhub_bin=str(PYTHON_BIN),
         ssh_host="localhost",
     )
 
@@ -360,15 +376,9 @@ class CertificateError(RunnerError):
     """tls.sh obtain failed; the message is its one line (certbot's reason)."""
 
 
-def obtain_certificate(wb: LocalWorkbench, *, env: Mapping[str, str] | None = None) -> str:
-    """`tls.sh obtain` from the bundle, as provision.sh's tls step runs it; its output.
-
-    certbot answers the challenge through the running NGINX, and its deploy hook switches NGINX
-    to the full config. `env` overrides tls.env's parameters (tests)."""
-    return run_tls(wb, "obtain", env=env)
-
-
 def run_tls(wb: LocalWorkbench, action: str, *, env: Mapping[str, str] | None = None) -> str:
+    """`tls.sh <action>` from the bundle, as provision.sh's tls step runs it; its output. `env`
+    overrides tls.env's parameters (tests)."""
     done = subprocess.run(
         ["bash", str(wb.bundle / "tls.sh"), action],
         capture_output=True,
@@ -412,25 +422,24 @@ def _specs(wb: LocalWorkbench, workdir: Path) -> dict[str, ProcessSpec]:
     """How each locally runnable service starts from the bundle, by service name (JupyterHub's
     proxy by the name PROXY)."""
     python = sys.executable
-    bin_dir = str(Path(python).parent)
     by_name = {s.name: s for s in services(wb.config)}
     specs: dict[str, ProcessSpec] = {}
     if "jupyterhub" in by_name:
-        token = {"CONFIGPROXY_AUTH_TOKEN": wb.proxy_token}
+        # configurable-http-proxy (`env node`) on the project's Node; jupyterhub-singleuser
+        # from the venv.
+        env = {"PATH": tool_env()["PATH"], "CONFIGPROXY_AUTH_TOKEN": wb.proxy_token}
         specs[PROXY] = ProcessSpec(
             name=PROXY,
             argv=[str(CHP), *proxy_args(wb.config, wb.target)],
-            # configurable-http-proxy (`env node`) on the project's Node.
-            env={"PATH": tool_env()["PATH"], **token},
+            env=env,
             ready_url=f"http://127.0.0.1:{wb.ports['jupyterhub.proxy-api']}/api/routes",
             ready_headers={"Authorization": f"token {wb.proxy_token}"},
         )
         specs["jupyterhub"] = ProcessSpec(
             name="jupyterhub",
-            argv=[f"{bin_dir}/jupyterhub", "-f", str(wb.bundle / "jupyterhub_config.py")],
+            argv=[str(PYTHON_BIN / "jupyterhub"), "-f", str(wb.bundle / "jupyterhub_config.py")],
             cwd=Path(wb.target.jupyterhub_state),
-            # jupyterhub-singleuser from the venv.
-            env={"PATH": tool_env()["PATH"], **token},
+            env=env,
             ready_url=_health_url(by_name["jupyterhub"], wb.ports["jupyterhub"]),
         )
     if "api" in by_name:
@@ -519,8 +528,7 @@ def start_workbench(
     unavailable: Mapping[str, str] | None = None,
     https_port: int | None = None,
     ports: Mapping[str, int] | None = None,
-    ca_file: Path | None = None,
-    acme_ca_bundle: Path | None = None,
+    pebble: Pebble | None = None,
     cull_timeout_seconds: int | None = None,
 ) -> LocalWorkbench:
     """Render a loopback bundle under `workdir` and start it under `supervisor`.
@@ -530,14 +538,23 @@ def start_workbench(
     that cannot run here, with the reason the landing page gives. Services not started answer
     through NGINX with their 502 page.
 
-    With HTTPS on (`config.acme_server` a local Pebble's directory, `acme_ca_bundle` its
-    listener's certificate, `ca_file` its root), NGINX starts with the pre-certificate config
-    and `tls.sh obtain` gets the certificate through it, as provision.sh does; `ports` points
-    NGINX at upstreams that already run (another workbench's services).
+    With HTTPS on, `pebble` (acme.start_pebble) is the ACME server: its directory becomes the
+    config's acme_server, certbot trusts its listener, NGINX listens on the port it validates
+    challenges on (its http_port), and its root is the CA file. NGINX starts with the
+    pre-certificate config and `tls.sh obtain` gets the certificate through it, as provision.sh
+    does (a certificate left in `workdir` by an earlier run, from another Pebble, goes first).
+    `ports` points NGINX at upstreams that already run (another workbench's services).
     `passwords`: each user's (default: generated).
     `cull_timeout_seconds`: the idle culler's timeout, instead of the config's minutes.
     """
     workdir = Path(workdir)
+    if config.https_on != (pebble is not None):
+        raise ValueError("start_workbench: a pebble with HTTPS on, and only then")
+    if pebble is not None:
+        if listen_port not in (None, pebble.http_port):
+            raise ValueError(f"listen_port {listen_port}: Pebble validates on {pebble.http_port}")
+        listen_port = pebble.http_port
+        config = dataclasses.replace(config, acme_server=pebble.directory)
     target = loopback_target(
         config,
         workdir,
@@ -545,7 +562,7 @@ def start_workbench(
         unavailable=unavailable,
         https_port=https_port,
         ports=ports,
-        acme_ca_bundle=acme_ca_bundle,
+        acme_ca_bundle=pebble.listener_ca if pebble else None,
         cull_timeout_seconds=cull_timeout_seconds,
     )
     bundle = render_bundle(config, workdir / "bundle", target=target)
@@ -559,7 +576,7 @@ def start_workbench(
         url=f"https://{target.https_listen}" if config.https_on else http_url,
         http_url=http_url,
         ports=port_map(config, target),
-        ca_file=ca_file,
+        ca_file=pebble.root if pebble else None,
         logins=_logins(config, passwords),
         proxy_token=secrets.token_hex(32),
     )
@@ -574,11 +591,14 @@ def start_workbench(
             f"only: got {unknown[0]!r}; expected services that run here: {', '.join(runnable)}"
         )
     if config.https_on:
-        Path(target.tls_state).mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(target.tls_state, ignore_errors=True)
+        Path(target.tls_state).mkdir(parents=True)
         conf = Path(target.nginx_conf)
         shutil.copyfile(bundle / "nginx-acme.conf", conf)
         start_nginx(supervisor, conf, target)
-        obtain_certificate(wb)
+        # certbot answers the challenge through the running NGINX; its deploy hook switches
+        # NGINX to the full config.
+        run_tls(wb, "obtain")
     else:
         start_nginx(supervisor, bundle / "nginx.conf", target)
     if "api" in wanted:

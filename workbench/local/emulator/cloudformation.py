@@ -154,17 +154,16 @@ def _create(stack: Stack, logical_id: str, resource_json: dict) -> object:
     return resource
 
 
+def _implements(model: type, hook: str) -> bool:
+    """Whether `model` has its own `hook` (not CloudFormationModel's abstract placeholder)."""
+    return not hasattr(getattr(model, hook), "__isabstractmethod__")
+
+
 def _delete(stack: Stack, resource: object, resource_json: dict) -> None:
     model = parsing.resource_class_from_type(resource_json["Type"])
     if model is None or resource is None:
         return
-    # moto's own EC2 instances delete themselves without EC2's API (no journal, no EIP release).
-    if resource_json["Type"] == "AWS::EC2::Instance":
-        backend = ec2_backends[stack.account_id][stack.region_name]
-        if getattr(resource, "state", "") != "terminated":
-            backend.terminate_instances([resource.id])
-        return
-    if not hasattr(model.delete_from_cloudformation_json, "__isabstractmethod__"):
+    if _implements(model, "delete_from_cloudformation_json"):
         model.delete_from_cloudformation_json(
             _physical(resource), resource_json, stack.account_id, stack.region_name
         )
@@ -191,7 +190,7 @@ def _update_in_place(
         updated.cf_resource_type = resource_json["Type"]
         updated.logical_resource_id = logical_id
         return updated
-    if not hasattr(model.update_from_cloudformation_json, "__isabstractmethod__"):
+    if _implements(model, "update_from_cloudformation_json"):
         return parsing.parse_and_update_resource(
             logical_id, resource_json, stack.resource_map, stack.account_id, stack.region_name
         )
@@ -201,8 +200,8 @@ def _update_in_place(
 def _updatable(resource_json: dict) -> bool:
     """Whether the model can update a resource at all (if not, any change replaces it)."""
     model = parsing.resource_class_from_type(resource_json["Type"])
-    return hasattr(model, "update_in_place") or not hasattr(
-        model.update_from_cloudformation_json, "__isabstractmethod__"
+    return hasattr(model, "update_in_place") or _implements(
+        model, "update_from_cloudformation_json"
     )
 
 

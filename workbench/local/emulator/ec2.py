@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from moto.ec2.exceptions import EC2ClientError, VolumeInUseError
 from moto.ec2.models.elastic_block_store import EBSBackend
 from moto.ec2.models.elastic_ip_addresses import ElasticAddressBackend
-from moto.ec2.models.instances import InstanceBackend
+from moto.ec2.models.instances import Instance, InstanceBackend
 
 from workbench.local.emulator import agent
 
@@ -86,7 +86,8 @@ _installed: list[bool] = []
 
 
 def install() -> None:
-    """Wrap moto's EC2 backend once (every account and region: the methods are the class's)."""
+    """Wrap moto's EC2 backend once (every account and region: the methods are the class's),
+    and moto's Instance.delete, which would terminate the instance behind the backend's back."""
     if _installed:
         return
     attach = EBSBackend.attach_volume
@@ -161,6 +162,12 @@ def install() -> None:
                     self.disassociate_address(address=eip.public_ip)
         return terminate(self, instance_ids)
 
+    def delete(self, account_id, region):
+        """CloudFormation's deletion of an instance (moto's stack delete, the emulator's update
+        and rollback) is a TerminateInstances, under the rules above."""
+        if self.state != "terminated":
+            self.ec2_backend.terminate_instances([self.id])
+
     EBSBackend.attach_volume = attach_volume
     EBSBackend.detach_volume = detach_volume
     ElasticAddressBackend.associate_address = associate_address
@@ -168,4 +175,5 @@ def install() -> None:
     InstanceBackend.stop_instances = stop_instances
     InstanceBackend.start_instances = start_instances
     InstanceBackend.terminate_instances = terminate_instances
+    Instance.delete = delete
     _installed.append(True)

@@ -9,10 +9,11 @@ without it. An instance agent points the scripts it runs at `url` (WORKBENCH_IMD
 from __future__ import annotations
 
 import secrets
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from moto.ec2.models import ec2_backends
+
+from workbench.local.emulator import loopback
 
 TOKEN_PATH = "/latest/api/token"
 METADATA_PREFIX = "/latest/meta-data/"
@@ -75,21 +76,15 @@ class MetadataService:
             def log_message(self, format: str, *args) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(
-            target=self._server.serve_forever, name=f"imds {self.instance_id}", daemon=True
-        ).start()
+        self._server = loopback.serve(Handler, f"imds {self.instance_id}")
         return self.url
 
     @property
     def url(self) -> str:
         assert self._server is not None, "start() first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return loopback.url(self._server)
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            loopback.close(self._server)
             self._server = None

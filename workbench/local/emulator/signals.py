@@ -15,6 +15,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote, urlsplit
 
+from workbench.local.emulator import loopback
+
 # Emulated time is short: a real instance takes 15 minutes, an agent a few seconds.
 MAX_WAIT_SECONDS = 60.0
 
@@ -91,28 +93,24 @@ _server: list[ThreadingHTTPServer] = []
 def start() -> str:
     """Start the endpoint (once); return its base URL."""
     if not _server:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, name="wait-signals", daemon=True).start()
-        _server.append(server)
-    host, port = _server[0].server_address[:2]
-    return f"http://{host}:{port}"
+        _server.append(loopback.serve(_Handler, "wait-signals"))
+    return loopback.url(_server[0])
 
 
 def stop() -> None:
     while _server:
-        server = _server.pop()
-        server.shutdown()
-        server.server_close()
+        loopback.close(_server.pop())
 
 
 def handle_path(stack_id: str, logical_id: str) -> str:
     return "/" + quote(f"{stack_id}/{logical_id}", safe="")
 
 
-def handle_url(stack_id: str, logical_id: str) -> str:
-    """A presigned-URL-like address on this endpoint."""
+def handle_url(stack_id: str, logical_id: str, base: str | None = None) -> str:
+    """What a `Ref` to a wait condition handle gives: an address shaped like AWS's presigned S3
+    URL, with '&'-separated query parameters (a dummy signature), on this endpoint or on `base`
+    (without an agent: CloudFormation's bucket for the region, as on AWS)."""
     return (
-        f"{start()}{handle_path(stack_id, logical_id)}"
+        f"{base or start()}{handle_path(stack_id, logical_id)}"
         "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=86399&X-Amz-Signature=emulated"
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from moto.core.common_models import CloudFormationModel
 from moto.ec2.models import ec2_backends
 
-from workbench.local.emulator.models.base import Defaults
+from workbench.local.emulator.models.base import Defaults, tags
 
 
 class EmulatedAddress(Defaults, CloudFormationModel):
@@ -34,9 +34,8 @@ class EmulatedAddress(Defaults, CloudFormationModel):
         props = cloudformation_json.get("Properties", {})
         backend = ec2_backends[account_id][region_name]
         eip = backend.allocate_address(domain=props.get("Domain", "vpc"))
-        tags = {t["Key"]: t["Value"] for t in props.get("Tags", [])}
-        if tags:
-            backend.create_tags([eip.allocation_id], tags)
+        if given := tags(props):
+            backend.create_tags([eip.allocation_id], given)
         return cls(eip)
 
     @classmethod

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+
+def tags(props: Mapping) -> dict[str, str]:
+    """A template's `Tags` ([{"Key": ..., "Value": ...}]) as a dict, as EC2's create_tags
+    takes them."""
+    return {t["Key"]: t["Value"] for t in props.get("Tags", [])}
+
 
 class Defaults:
     """Defaults of an emulated CloudFormation model. A mixin, not a base class: moto finds models
@@ -23,8 +31,5 @@ class Defaults:
     def has_cfn_attr(cls, attr: str) -> bool:
         return attr in cls.ATTRIBUTES
 
-    @classmethod
-    def delete_from_cloudformation_json(
-        cls, resource_name, cloudformation_json, account_id, region_name
-    ):
-        return None
+    # No delete_from_cloudformation_json: a model without its own leaves the deletion to its
+    # resource's delete(), if it has one (moto's Instance: emulator/ec2.py), as moto's stack does.

@@ -17,7 +17,7 @@ from moto.core.common_models import CloudFormationModel
 from moto.ec2.models import ec2_backends
 from moto.ssm.models import ssm_backends
 
-from workbench.local.emulator.models.base import Defaults
+from workbench.local.emulator.models.base import Defaults, tags
 
 # CloudFormation's resource schema for AWS::EC2::Instance: createOnlyProperties (a change
 # replaces the instance) ...
@@ -80,7 +80,8 @@ def resolve_image(image_id: str, account: str, region: str) -> str:
 
 class EmulatedInstance(Defaults, CloudFormationModel):
     """The model is a factory: what it returns is moto's own Instance (its `Ref` is the instance
-    ID, its GetAtt the addresses and zone; moto's stack tags it)."""
+    ID, its GetAtt the addresses and zone; moto's stack tags it). Deleting it is that Instance's
+    delete(), a TerminateInstances (emulator/ec2.py)."""
 
     TYPE = "AWS::EC2::Instance"
     ATTRIBUTES = ("AvailabilityZone", "PrivateDnsName", "PublicDnsName", "PrivateIp", "PublicIp")
@@ -134,8 +135,8 @@ class EmulatedInstance(Defaults, CloudFormationModel):
             region_name=region_name,
         )
         (instance,) = reservation.instances
-        for tag in props.get("Tags", []):
-            instance.add_tag(tag["Key"], tag["Value"])
+        for key, value in tags(props).items():
+            instance.add_tag(key, value)
         if profile:
             backend.associate_iam_instance_profile(
                 instance_id=instance.id, iam_instance_profile_name=profile
@@ -157,18 +158,8 @@ class EmulatedInstance(Defaults, CloudFormationModel):
         if "InstanceType" in changed:
             backend.modify_instance_attribute(instance.id, "instance_type", new["InstanceType"])
         if "Tags" in changed:
-            old_tags = {t["Key"]: t["Value"] for t in old.get("Tags", [])}
-            backend.delete_tags([instance.id], old_tags)
-            backend.create_tags([instance.id], {t["Key"]: t["Value"] for t in new.get("Tags", [])})
+            backend.delete_tags([instance.id], tags(old))
+            backend.create_tags([instance.id], tags(new))
         if restart:
             backend.start_instances([instance.id])  # boots it (emulator/ec2.py)
         return instance
-
-    @classmethod
-    def delete_from_cloudformation_json(  # type: ignore[override]
-        cls, resource_name, cloudformation_json, account_id, region_name
-    ):
-        backend = ec2_backends[account_id][region_name]
-        live = [i.id for i in backend.all_instances() if i.state != "terminated"]
-        if resource_name in live:
-            backend.terminate_instances([resource_name])

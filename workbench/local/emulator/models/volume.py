@@ -5,7 +5,7 @@ from __future__ import annotations
 from moto.core.common_models import CloudFormationModel
 from moto.ec2.models import ec2_backends
 
-from workbench.local.emulator.models.base import Defaults
+from workbench.local.emulator.models.base import Defaults, tags
 
 # What EC2 cannot change on an existing volume: a new value means a new volume.
 REPLACING = ("AvailabilityZone", "SnapshotId", "Encrypted", "KmsKeyId", "OutpostArn")
@@ -29,7 +29,7 @@ class EmulatedVolume(Defaults, CloudFormationModel):
         if "VolumeType" in new:
             volume.volume_type = new["VolumeType"]
         backend = ec2_backends[account_id][region_name]
-        backend.create_tags([volume.id], {t["Key"]: t["Value"] for t in new.get("Tags", [])})
+        backend.create_tags([volume.id], tags(new))
         return volume
 
     @classmethod
@@ -48,7 +48,6 @@ class EmulatedVolume(Defaults, CloudFormationModel):
             iops=int(props["Iops"]) if "Iops" in props else None,
             throughput=int(props["Throughput"]) if "Throughput" in props else None,
         )
-        tags = {t["Key"]: t["Value"] for t in props.get("Tags", [])}
-        if tags:
-            backend.create_tags([volume.id], tags)
+        if given := tags(props):
+            backend.create_tags([volume.id], given)
         return volume  # moto's own Volume: Ref gives its ID

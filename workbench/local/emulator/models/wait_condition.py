@@ -21,18 +21,6 @@ WAIT_HANDLE_TYPE = "AWS::CloudFormation::WaitConditionHandle"
 WAIT_CONDITION_TYPE = "AWS::CloudFormation::WaitCondition"
 
 
-def wait_handle_url(region: str, stack_id: str, logical_id: str) -> str:
-    """What a `Ref` to a wait condition handle gives on AWS: a presigned S3 URL in CloudFormation's
-    bucket for the region, with '&'-separated query parameters (here a dummy signature)."""
-    from urllib.parse import quote
-
-    key = quote(f"{stack_id}/{logical_id}", safe="")
-    return (
-        f"https://cloudformation-waitcondition-{region}.s3.amazonaws.com/{key}"
-        "?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires=86399&X-Amz-Signature=emulated"
-    )
-
-
 class EmulatedWaitConditionHandle(Defaults, CloudFormationModel):
     """A handle whose `Ref` is a presigned-URL-like value, as on AWS."""
 
@@ -53,7 +41,8 @@ class EmulatedWaitConditionHandle(Defaults, CloudFormationModel):
         stack_id = kwargs.get("StackId", "")
         if agent.current_agent() is not None:
             return cls(signals.handle_url(stack_id, logical_id))
-        return cls(wait_handle_url(region_name, stack_id, logical_id))
+        bucket = f"https://cloudformation-waitcondition-{region_name}.s3.amazonaws.com"
+        return cls(signals.handle_url(stack_id, logical_id, base=bucket))
 
 
 class EmulatedWaitCondition(Defaults, CloudFormationModel):
