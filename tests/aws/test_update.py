@@ -25,11 +25,11 @@ from botocore.exceptions import ClientError
 from moto.ec2.models import ec2_backends
 from moto.server import ThreadedMotoServer
 
-from stacks.deployment import ASSOCIATION_LOGICAL_ID, DEPLOYMENT_PARAMETER_LOGICAL_ID
 from stacks.readiness import READY_HANDLE_LOGICAL_ID_PREFIX, READY_LOGICAL_ID_PREFIX
 from stacks.server import INSTANCE_LOGICAL_ID
 from stacks.storage import HOME_VOLUME_LOGICAL_ID
 from tests.aws.instance_agent import InstanceAgent, bundle_zip, environment_for_cli
+from tests.stack.template import bundle_key, revision_of
 from tests.synth import ROOT
 from workbench.config import UBUNTU_AMI_PARAMETERS
 from workbench.local.emulator import (
@@ -93,11 +93,8 @@ def instances(emulator, aws, tmp_path):
 
 
 def publish_bundle(template: dict) -> None:
-    value = template["Resources"][DEPLOYMENT_PARAMETER_LOGICAL_ID]["Properties"]["Value"]
-    text = "".join(p for p in value["Fn::Join"][1] if isinstance(p, str))
-    (key,) = [line.rsplit("/", 1)[1][:-1] for line in text.splitlines() if line.endswith(".zip'")]
     boto3.client("s3", region_name=REGION).put_object(
-        Bucket=ASSET_BUCKET, Key=key, Body=bundle_zip()
+        Bucket=ASSET_BUCKET, Key=bundle_key(template), Body=bundle_zip()
     )
 
 
@@ -157,11 +154,6 @@ def signals_at(state: dict) -> list[dict]:
 
     handle, _ = readiness(state)
     return signals.SIGNALS.received(urlsplit(state["physical"][handle]).path)
-
-
-def revision_of(template: dict) -> str:
-    props = template["Resources"][ASSOCIATION_LOGICAL_ID]["Properties"]
-    return props["Parameters"]["commands"][0].rsplit(" ", 1)[1]
 
 
 def holders(ec2_client, state: dict) -> tuple[str | None, str | None]:

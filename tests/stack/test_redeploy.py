@@ -22,7 +22,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 
 from stacks.address import ADDRESS_LOGICAL_ID
-from stacks.deployment import ASSOCIATION_LOGICAL_ID, DEPLOYMENT_PARAMETER_LOGICAL_ID
+from stacks.deployment import ASSOCIATION_LOGICAL_ID
 from stacks.network import SECURITY_GROUP_LOGICAL_ID
 from stacks.readiness import (
     READY_HANDLE_LOGICAL_ID_PREFIX,
@@ -33,6 +33,7 @@ from stacks.readiness import (
 )
 from stacks.server import INSTANCE_LOGICAL_ID
 from stacks.storage import HOME_VOLUME_LOGICAL_ID
+from tests.stack.template import bundle_key, deployment_record, readiness_ids, revision_of
 from tests.stack.user_data import mime_parts, user_data_document
 
 EC2_USER_DATA_LIMIT = 16 * 1024
@@ -42,33 +43,6 @@ STATEFUL = (
     HOME_VOLUME_LOGICAL_ID,
     ADDRESS_LOGICAL_ID,
 )
-
-
-def readiness_ids(template: dict) -> tuple[str, str]:
-    """The logical IDs of the (one) wait condition handle and the (one) wait condition."""
-
-    def only(type_: str) -> str:
-        (name,) = [n for n, r in template["Resources"].items() if r["Type"] == type_]
-        return name
-
-    return (
-        only("AWS::CloudFormation::WaitConditionHandle"),
-        only("AWS::CloudFormation::WaitCondition"),
-    )
-
-
-def revision_of(template: dict) -> str:
-    """The revision the association applies (the last word of its command)."""
-    association = template["Resources"][ASSOCIATION_LOGICAL_ID]["Properties"]
-    (command,) = association["Parameters"]["commands"]
-    return command.rsplit(" ", 1)[1]
-
-
-def bundle_key(template: dict) -> str:
-    value = template["Resources"][DEPLOYMENT_PARAMETER_LOGICAL_ID]["Properties"]["Value"]
-    text = "".join(p for p in value["Fn::Join"][1] if isinstance(p, str))
-    (line,) = [x for x in text.splitlines() if x.endswith(".zip'")]
-    return line.rsplit("/", 1)[1].removesuffix(".zip'")
 
 
 def test_user_data_is_a_multipart_document_cloud_init_recognises(synthesized):
@@ -117,8 +91,7 @@ def test_readiness_ids_carry_the_revision(synthesized):
     assert handle == f"{READY_HANDLE_LOGICAL_ID_PREFIX}{current[:REVISION_CHARS]}"
     assert condition == f"{READY_LOGICAL_ID_PREFIX}{current[:REVISION_CHARS]}"
     # The instance signals the handle named in the deployment it applies.
-    value = template["Resources"][DEPLOYMENT_PARAMETER_LOGICAL_ID]["Properties"]["Value"]
-    assert {"Ref": handle} in value["Fn::Join"][1]
+    assert {"Ref": handle} in deployment_record(template)
 
 
 def test_a_bundle_only_change_leaves_the_instance_alone_and_waits_for_its_new_run(synthesized):
