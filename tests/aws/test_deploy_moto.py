@@ -13,7 +13,6 @@ against the emulator's update engine in tests/aws/test_update.py.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import shlex
 import subprocess
@@ -27,7 +26,6 @@ from stacks.readiness import READY_HANDLE_LOGICAL_ID_PREFIX, READY_LOGICAL_ID_PR
 from stacks.server import INSTANCE_LOGICAL_ID
 from tests.aws.deployment import KEY_NAME, deploy
 from tests.stack.user_data import mime_parts
-from workbench.config import UBUNTU_AMI_PARAMETERS
 from workbench.deployment import parameter_name
 from workbench.local.emulator import REGION
 
@@ -76,21 +74,6 @@ def test_deployed_instance_carries_the_bootstrap(aws, synthesized):
     (reservation,) = aws.describe_instances(InstanceIds=[instance_id])["Reservations"]
     assert reservation["Instances"][0]["KeyName"] == "Workbench-key"
     assert reservation["Instances"][0]["InstanceType"] == "t3.medium"
-
-
-def test_the_instance_launches_from_the_image_the_parameter_names_at_launch(aws, synthesized):
-    # The template names Canonical's parameter; EC2 resolves it when it launches the instance.
-    ssm = boto3.client("ssm", region_name=REGION)
-    name = UBUNTU_AMI_PARAMETERS["24.04"]
-    seeded = ssm.get_parameter(Name=name)["Parameter"]["Value"]
-    deployed = deploy(synthesized("default")[1])
-    (reservation,) = aws.describe_instances(
-        InstanceIds=[deployed["physical"][INSTANCE_LOGICAL_ID]]
-    )["Reservations"]
-    assert reservation["Instances"][0]["ImageId"] == seeded
-    cfn = boto3.client("cloudformation", region_name=REGION)
-    held = cfn.get_template(StackName="Workbench")["TemplateBody"]
-    assert seeded not in json.dumps(held), "the template never holds the image's ID"
 
 
 def test_existing_key_pair_is_used_as_it_is(aws, synthesized):
