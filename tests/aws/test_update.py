@@ -28,6 +28,8 @@ from moto.server import ThreadedMotoServer
 from stacks.readiness import READY_HANDLE_LOGICAL_ID_PREFIX, READY_LOGICAL_ID_PREFIX
 from stacks.server import INSTANCE_LOGICAL_ID
 from stacks.storage import HOME_VOLUME_LOGICAL_ID
+from tests.aws import deployment
+from tests.aws.deployment import STACK, cfn, events, stack_state
 from tests.aws.instance_agent import InstanceAgent, bundle_zip, environment_for_cli
 from tests.stack.template import bundle_key, revision_of
 from tests.synth import ROOT
@@ -47,7 +49,6 @@ from workbench.local.runner import free_port
 
 AWSCLI = ROOT / ".venv-awscli" / "bin" / "python"
 ASSET_BUCKET = "cdk-hnb659fds-assets-123456789012-us-east-1"
-STACK = "Workbench"
 
 
 @pytest.fixture(scope="module")
@@ -98,28 +99,10 @@ def publish_bundle(template: dict) -> None:
     )
 
 
-def cfn():
-    return boto3.client("cloudformation", region_name=REGION)
-
-
-def stack_state() -> dict:
-    (stack,) = cfn().describe_stacks(StackName=STACK)["Stacks"]
-    physical = {
-        r["LogicalResourceId"]: r["PhysicalResourceId"]
-        for r in cfn().describe_stack_resources(StackName=STACK)["StackResources"]
-    }
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    return {"status": stack["StackStatus"], "physical": physical, "outputs": outputs}
-
-
 def deploy(template: dict, *, publish: bool = True) -> dict:
     if publish:
         publish_bundle(template)
-    cfn().create_stack(
-        StackName=STACK, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"]
-    )
-    state = stack_state()
-    assert state["status"] == "CREATE_COMPLETE", events()
+    state = deployment.deploy(template)
     agent.wait_idle()
     return state
 
@@ -132,14 +115,6 @@ def update(template: dict) -> dict:
     state = stack_state()
     agent.wait_idle()
     return state
-
-
-def events() -> list[tuple[str, str, str]]:
-    found = cfn().describe_stack_events(StackName=STACK)["StackEvents"]
-    return [
-        (e.get("LogicalResourceId", ""), e["ResourceStatus"], e.get("ResourceStatusReason") or "")
-        for e in reversed(found)
-    ]
 
 
 def readiness(state: dict) -> tuple[str, str]:
