@@ -21,23 +21,6 @@ from workbench.config import load_config
 from workbench.render import render_bundle
 
 
-def _acknowledgments(outdir) -> list[dict]:
-    """Every acknowledgment recorded in the cloud assembly's metadata."""
-    found = []
-    for path in outdir.glob("*.metadata.json"):
-        for entries in json.loads(path.read_text()).values():
-            for entry in entries:
-                if "acknowledg" in entry.get("type", "").lower():
-                    found.append(entry)
-    manifest = json.loads((outdir / "manifest.json").read_text())
-    for artifact in manifest.get("artifacts", {}).values():
-        for entries in artifact.get("metadata", {}).values():
-            for entry in entries:
-                if "acknowledg" in entry.get("type", "").lower():
-                    found.append(entry)
-    return found
-
-
 def test_workbench_has_no_unacknowledged_findings(synthesized):
     # The fixture's synth would raise on any unacknowledged cdk-nag or validation finding.
     _, template = synthesized("default")

@@ -24,10 +24,6 @@ def instance(template: dict) -> dict:
     return template["Resources"][INSTANCE_LOGICAL_ID]
 
 
-def user_data_parts(template: dict) -> list:
-    return instance(template)["Properties"]["UserData"]["Fn::Base64"]["Fn::Join"][1]
-
-
 def test_every_instance_requires_imdsv2(synthesized):
     _, template = synthesized("default")
     (name,) = resources(template, "AWS::EC2::LaunchTemplate")

@@ -51,7 +51,6 @@ KEY_B = "b" * 64 + ".zip"
 BUCKET = "cdk-hnb659fds-assets-123456789012-us-east-1"
 REV_A = "a1" * 32
 REV_B = "b2" * 32
-FAILING_AWS = "An error occurred (AccessDenied) when calling the GetObject operation"
 
 
 class Machine:
