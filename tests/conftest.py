@@ -12,6 +12,7 @@ SHARE_THE_WORKBENCH = frozenset(
 )
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """`--dist loadfile`, with SHARE_THE_WORKBENCH as one file. (xdist's own `loadgroup` sets
     the group in `item._nodeid`, which pytest 9.2's items no longer read.)"""

@@ -8,7 +8,6 @@ import pytest
 from moto import mock_aws
 
 from tests.aws.deployment import KEY_NAME
-from tests.synth import synth
 from workbench.local.emulator import REGION, images, register_missing_models, seed_ssm
 
 
@@ -25,18 +24,3 @@ def aws(monkeypatch):
         seed_ssm(image)
         ec2.create_key_pair(KeyName=KEY_NAME)
         yield ec2
-
-
-@pytest.fixture(scope="session")
-def templates(tmp_path_factory):
-    def make(**context):
-        return synth(tmp_path_factory.mktemp("moto"), **context)[1]
-
-    return {
-        "default": make(),
-        # Also a team, whose passwords the PasswordCommand output fetches.
-        "restricted": make(
-            ssh_cidr="203.0.113.4/32", key_name=KEY_NAME, users=["alice", "bob"], admins="alice"
-        ),
-        "closed": make(ssh_cidr="none"),
-    }

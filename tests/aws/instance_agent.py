@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import email
-import email.policy
 import io
 import os
 import shutil
@@ -34,6 +32,7 @@ from pathlib import Path
 
 from moto.ec2.models import ec2_backends
 
+from tests.stack.user_data import shell_script
 from workbench.deployment import BOOTSTRAP_PATH
 from workbench.local.emulator.imds import MetadataService
 from workbench.render import ASSETS
@@ -100,15 +99,7 @@ def user_data_script(instance) -> str | None:
     if not raw:
         return None
     raw = raw.decode() if isinstance(raw, bytes) else raw
-    message = email.message_from_string(
-        base64.b64decode(raw).decode(), policy=email.policy.compat32
-    )
-    (script,) = [
-        part.get_payload(decode=True).decode()
-        for part in message.walk()
-        if part.get_content_type() == "text/x-shellscript"
-    ]
-    return script
+    return shell_script(base64.b64decode(raw).decode())
 
 
 @dataclass

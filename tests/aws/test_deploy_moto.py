@@ -13,7 +13,6 @@ against the emulator's update engine in tests/aws/test_update.py.
 from __future__ import annotations
 
 import base64
-import json
 import re
 import shlex
 import subprocess
@@ -27,7 +26,6 @@ from stacks.readiness import READY_HANDLE_LOGICAL_ID_PREFIX, READY_LOGICAL_ID_PR
 from stacks.server import INSTANCE_LOGICAL_ID
 from tests.aws.deployment import KEY_NAME, deploy
 from tests.stack.user_data import mime_parts
-from workbench.config import UBUNTU_AMI_PARAMETERS
 from workbench.deployment import parameter_name
 from workbench.local.emulator import REGION
 
@@ -49,8 +47,8 @@ def ingress_rules(ec2, group_id: str) -> set[tuple]:
         ("closed", {("tcp", 80, 80, "0.0.0.0/0")}),
     ],
 )
-def test_deployed_security_group_opens_exactly_22_and_80(aws, templates, name, expected):
-    deployed = deploy(templates[name])
+def test_deployed_security_group_opens_exactly_22_and_80(aws, synthesized, name, expected):
+    deployed = deploy(synthesized(name)[1])
     group_id = deployed["physical"][SECURITY_GROUP_LOGICAL_ID]
     assert ingress_rules(aws, group_id) == expected
     assert deployed["outputs"]["SecurityGroupId"] == group_id
@@ -61,8 +59,8 @@ def deployed_user_data(aws, instance_id: str) -> str:
     return base64.b64decode(attribute["UserData"]["Value"]).decode()
 
 
-def test_deployed_instance_carries_the_bootstrap(aws, templates):
-    deployed = deploy(templates["default"])
+def test_deployed_instance_carries_the_bootstrap(aws, synthesized):
+    deployed = deploy(synthesized("default")[1])
     instance_id = deployed["physical"][INSTANCE_LOGICAL_ID]
     # As cloud-init reads it: a MIME multipart document, cloud-config first, then the bootstrap.
     document = deployed_user_data(aws, instance_id)
@@ -78,23 +76,10 @@ def test_deployed_instance_carries_the_bootstrap(aws, templates):
     assert reservation["Instances"][0]["InstanceType"] == "t3.medium"
 
 
-def test_the_instance_launches_from_the_image_the_parameter_names_at_launch(aws, templates):
-    # The template names Canonical's parameter; EC2 resolves it when it launches the instance.
-    ssm = boto3.client("ssm", region_name=REGION)
-    name = UBUNTU_AMI_PARAMETERS["24.04"]
-    seeded = ssm.get_parameter(Name=name)["Parameter"]["Value"]
-    deployed = deploy(templates["default"])
-    (reservation,) = aws.describe_instances(
-        InstanceIds=[deployed["physical"][INSTANCE_LOGICAL_ID]]
-    )["Reservations"]
-    assert reservation["Instances"][0]["ImageId"] == seeded
-    cfn = boto3.client("cloudformation", region_name=REGION)
-    held = cfn.get_template(StackName="Workbench")["TemplateBody"]
-    assert seeded not in json.dumps(held), "the template never holds the image's ID"
-
-
-def test_existing_key_pair_is_used_as_it_is(aws, templates):
-    deployed = deploy(templates["restricted"])
+def test_existing_key_pair_is_used_as_it_is(aws, synthesized):
+    config, template = synthesized("existing_key")
+    assert config.key_name == KEY_NAME, "the key pair the aws fixture creates"
+    deployed = deploy(template)
     instance_id = deployed["physical"][INSTANCE_LOGICAL_ID]
     (reservation,) = aws.describe_instances(InstanceIds=[instance_id])["Reservations"]
     assert reservation["Instances"][0]["KeyName"] == KEY_NAME
@@ -113,16 +98,17 @@ def password(outputs: dict, user: str) -> str:
     return secrets.get_secret_value(SecretId=inner[inner.index("--secret-id") + 1])["SecretString"]
 
 
-def test_each_users_password_is_its_own_and_printed_by_the_password_command(aws, templates):
-    outputs = deploy(templates["restricted"])["outputs"]
+def test_each_users_password_is_its_own_and_printed_by_the_password_command(aws, synthesized):
+    # "existing_key" is also a team.
+    outputs = deploy(synthesized("existing_key")[1])["outputs"]
     assert outputs["LoginUser"] == "alice,bob"
     alice, bob = password(outputs, "alice"), password(outputs, "bob")
     assert len(alice) == len(bob) == 24 and alice.isalnum() and bob.isalnum()
     assert alice != bob
 
 
-def test_generated_key_and_password_can_be_fetched_with_the_printed_commands(aws, templates):
-    deployed = deploy(templates["default"])
+def test_generated_key_and_password_can_be_fetched_with_the_printed_commands(aws, synthesized):
+    deployed = deploy(synthesized("default")[1])
     outputs = deployed["outputs"]
     # The outputs are shell commands; run their API calls the way the CLI would.
     key_parameter = outputs["KeyCommand"].split("--name ")[1].split()[0]
@@ -133,8 +119,8 @@ def test_generated_key_and_password_can_be_fetched_with_the_printed_commands(aws
     assert len(secret) == 24 and secret.isalnum()
 
 
-def test_deployed_stack_has_its_outputs(aws, templates):
-    deployed = deploy(templates["default"])
+def test_deployed_stack_has_its_outputs(aws, synthesized):
+    deployed = deploy(synthesized("default")[1])
     outputs = deployed["outputs"]
     instance_id = deployed["physical"][INSTANCE_LOGICAL_ID]
     assert outputs["InstanceId"] == instance_id
@@ -159,8 +145,8 @@ def test_deployed_stack_has_its_outputs(aws, templates):
     assert "ApiUrl" not in outputs
 
 
-def test_deployed_instance_is_told_the_wait_handles_url(aws, templates):
-    deployed = deploy(templates["default"])
+def test_deployed_instance_is_told_the_wait_handles_url(aws, synthesized):
+    deployed = deploy(synthesized("default")[1])
     (handle,) = [k for k in deployed["physical"] if k.startswith(READY_HANDLE_LOGICAL_ID_PREFIX)]
     url = deployed["physical"][handle]
     assert re.fullmatch(

@@ -11,8 +11,8 @@ from workbench.config import WorkbenchConfig
 from workbench.local.emulator import REGION
 
 
-def test_target_comes_from_the_stack_outputs(templates):
-    outputs = deploy(templates["default"])["outputs"]
+def test_target_comes_from_the_stack_outputs(synthesized):
+    outputs = deploy(synthesized("default")[1])["outputs"]
     cfn = boto3.client("cloudformation", region_name=REGION)
     target = doctor.target_from_stack("Workbench", WorkbenchConfig(), client=cfn)
     assert target.base == outputs["LandingUrl"].rstrip("/")
@@ -22,8 +22,8 @@ def test_target_comes_from_the_stack_outputs(templates):
     assert target.tunnels["api"] == outputs["ApiTunnel"]
 
 
-def test_closed_ssh_is_not_checked(templates):
-    deploy(templates["closed"])
+def test_closed_ssh_is_not_checked(synthesized):
+    deploy(synthesized("closed")[1])
     cfn = boto3.client("cloudformation", region_name=REGION)
     target = doctor.target_from_stack("Workbench", WorkbenchConfig(ssh_cidr=None), client=cfn)
     assert target.ssh is False

@@ -25,11 +25,13 @@ from botocore.exceptions import ClientError
 from moto.ec2.models import ec2_backends
 from moto.server import ThreadedMotoServer
 
-from stacks.deployment import ASSOCIATION_LOGICAL_ID, DEPLOYMENT_PARAMETER_LOGICAL_ID
 from stacks.readiness import READY_HANDLE_LOGICAL_ID_PREFIX, READY_LOGICAL_ID_PREFIX
 from stacks.server import INSTANCE_LOGICAL_ID
 from stacks.storage import HOME_VOLUME_LOGICAL_ID
+from tests.aws import deployment
+from tests.aws.deployment import STACK, cfn, events, stack_state
 from tests.aws.instance_agent import InstanceAgent, bundle_zip, environment_for_cli
+from tests.stack.template import bundle_key, revision_of
 from tests.synth import ROOT
 from workbench.config import UBUNTU_AMI_PARAMETERS
 from workbench.local.emulator import (
@@ -47,7 +49,6 @@ from workbench.local.runner import free_port
 
 AWSCLI = ROOT / ".venv-awscli" / "bin" / "python"
 ASSET_BUCKET = "cdk-hnb659fds-assets-123456789012-us-east-1"
-STACK = "Workbench"
 
 
 @pytest.fixture(scope="module")
@@ -93,36 +94,15 @@ def instances(emulator, aws, tmp_path):
 
 
 def publish_bundle(template: dict) -> None:
-    value = template["Resources"][DEPLOYMENT_PARAMETER_LOGICAL_ID]["Properties"]["Value"]
-    text = "".join(p for p in value["Fn::Join"][1] if isinstance(p, str))
-    (key,) = [line.rsplit("/", 1)[1][:-1] for line in text.splitlines() if line.endswith(".zip'")]
     boto3.client("s3", region_name=REGION).put_object(
-        Bucket=ASSET_BUCKET, Key=key, Body=bundle_zip()
+        Bucket=ASSET_BUCKET, Key=bundle_key(template), Body=bundle_zip()
     )
-
-
-def cfn():
-    return boto3.client("cloudformation", region_name=REGION)
-
-
-def stack_state() -> dict:
-    (stack,) = cfn().describe_stacks(StackName=STACK)["Stacks"]
-    physical = {
-        r["LogicalResourceId"]: r["PhysicalResourceId"]
-        for r in cfn().describe_stack_resources(StackName=STACK)["StackResources"]
-    }
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-    return {"status": stack["StackStatus"], "physical": physical, "outputs": outputs}
 
 
 def deploy(template: dict, *, publish: bool = True) -> dict:
     if publish:
         publish_bundle(template)
-    cfn().create_stack(
-        StackName=STACK, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"]
-    )
-    state = stack_state()
-    assert state["status"] == "CREATE_COMPLETE", events()
+    state = deployment.deploy(template)
     agent.wait_idle()
     return state
 
@@ -137,14 +117,6 @@ def update(template: dict) -> dict:
     return state
 
 
-def events() -> list[tuple[str, str, str]]:
-    found = cfn().describe_stack_events(StackName=STACK)["StackEvents"]
-    return [
-        (e.get("LogicalResourceId", ""), e["ResourceStatus"], e.get("ResourceStatusReason") or "")
-        for e in reversed(found)
-    ]
-
-
 def readiness(state: dict) -> tuple[str, str]:
     (handle,) = [k for k in state["physical"] if k.startswith(READY_HANDLE_LOGICAL_ID_PREFIX)]
     condition = READY_LOGICAL_ID_PREFIX + handle.removeprefix(READY_HANDLE_LOGICAL_ID_PREFIX)
@@ -157,11 +129,6 @@ def signals_at(state: dict) -> list[dict]:
 
     handle, _ = readiness(state)
     return signals.SIGNALS.received(urlsplit(state["physical"][handle]).path)
-
-
-def revision_of(template: dict) -> str:
-    props = template["Resources"][ASSOCIATION_LOGICAL_ID]["Properties"]
-    return props["Parameters"]["commands"][0].rsplit(" ", 1)[1]
 
 
 def holders(ec2_client, state: dict) -> tuple[str | None, str | None]:

@@ -1,4 +1,5 @@
-"""Small clients for the live tests: a raw websocket handshake and the landing page's links."""
+"""Small clients for the live tests: a raw websocket handshake, the landing page's links, and
+polling until something holds."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import hashlib
 import os
 import socket
 import ssl
+import time
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
+
+import pytest
 
 WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -100,3 +104,14 @@ def service_links(html: str) -> list[str]:
     parser = _Links()
     parser.feed(html)
     return parser.service_links
+
+
+def wait_for(condition, timeout: float, what: str, *, every: float = 0.2) -> float:
+    """Poll `condition` every `every` seconds until true; return the seconds it took. Fails the
+    test, naming `what`, if it is not true within `timeout` seconds."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if condition():
+            return time.monotonic() - started
+        time.sleep(every)
+    pytest.fail(f"{what}: not within {timeout} s")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from tests.live.helpers import cookie_header, websocket_handshake
+from tests.live.helpers import cookie_header, wait_for, websocket_handshake
 from workbench.config import WorkbenchConfig
 from workbench.local.runner import LocalWorkbench, Supervisor, restart_hub, start_workbench
 from workbench.render import culling
@@ -98,16 +98,6 @@ def server(team: Team, user: str) -> dict | None:
     """The user's default server as the hub's API shows it to an admin (None: not running)."""
     answer = team.sessions["alice"].get(f"{team.base}/hub/api/users/{user}", timeout=10)
     return answer.json()["servers"].get("")
-
-
-def wait_for(condition, timeout: float, what: str) -> float:
-    """Poll `condition` until true; return the seconds it took."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if condition():
-            return time.monotonic() - started
-        time.sleep(0.2)
-    pytest.fail(f"{what}: not within {timeout} s")
 
 
 def test_each_user_signs_in_with_their_own_password_and_nobody_else(team):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.live.helpers import wait_for
 from workbench.config import WorkbenchConfig
 from workbench.local.runner import (
     ProcessSpec,
@@ -77,9 +77,9 @@ def start_escaping_parent(supervisor: Supervisor, pidfile: Path) -> int:
         "time.sleep(600)\n"
     )
     supervisor.start(ProcessSpec(name="parent", argv=[PY, "-c", escaping]))
-    deadline = time.monotonic() + 10
-    while not (pidfile.exists() and pidfile.read_text()) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for(
+        lambda: pidfile.exists() and pidfile.read_text(), 10, "the grandchild's pid", every=0.05
+    )
     grandchild = int(pidfile.read_text())
     assert os.getpgid(grandchild) != supervisor._running["parent"].process.pid
     return grandchild

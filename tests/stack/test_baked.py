@@ -5,20 +5,11 @@ configure phase alone."""
 from __future__ import annotations
 
 from stacks.server import INSTANCE_LOGICAL_ID
-from tests.stack.user_data import mime_parts, user_data_document
+from tests.stack.user_data import user_data_script
 from workbench.config import UBUNTU_AMI_PARAMETERS
 from workbench.image import published_parameter
 
 PROVISION = '"$BUNDLE_DIR/provision.sh"'
-
-
-def user_data_script(template: dict) -> str:
-    (script,) = [
-        body
-        for content_type, body in mime_parts(user_data_document(template))
-        if content_type == "text/x-shellscript"
-    ]
-    return script
 
 
 def image_id(template: dict):

@@ -47,16 +47,46 @@ def test_a_mistyped_key_stops_synth_with_one_line_and_no_traceback(tmp_path):
     assert not (tmp_path / "Workbench.template.json").exists(), "nothing half-synthesized"
 
 
-def test_synth_works_offline_without_credentials_and_says_nothing_else(tmp_path):
-    result = cdk("synth", "--quiet", "-c", "ssh_cidr=198.51.100.0/24", outdir=tmp_path)
+def without_construct_paths(template: dict) -> dict:
+    """The template less the `aws:cdk:path` Metadata entries, which the CLI asks app.py to write
+    (context aws:cdk:enable-path-metadata) and a synth in tests/synth.py does not."""
+    for resource in template.get("Resources", {}).values():
+        metadata = resource.get("Metadata", {})
+        metadata.pop("aws:cdk:path", None)
+        if "Metadata" in resource and not metadata:
+            del resource["Metadata"]
+    return template
+
+
+def test_synth_works_offline_without_credentials_and_says_nothing_else(
+    tmp_path, cloud_assembly, image_synthesized
+):
+    # The "restricted" context of tests/conftest.py's CONTEXTS, so the session's synth of it is
+    # compared below.
+    result = cdk("synth", "--quiet", "-c", "ssh_cidr=203.0.113.4/32", outdir=tmp_path)
     assert result.returncode == 0, result.stderr
-    template = json.loads((tmp_path / "Workbench.template.json").read_text())
+    text = (tmp_path / "Workbench.template.json").read_text()
+    template = json.loads(text)
     group = template["Resources"]["WorkbenchSecurityGroup"]["Properties"]
-    assert {r["CidrIp"] for r in group["SecurityGroupIngress"]} == {"0.0.0.0/0", "198.51.100.0/24"}
+    assert {r["CidrIp"] for r in group["SecurityGroupIngress"]} == {"0.0.0.0/0", "203.0.113.4/32"}
     # Nothing silenced: jsii's end-of-life banner (a block of `!!` lines naming the Node release)
     # would show on Node 20; the CLI's notice when cdk.json leaves a feature flag unset.
     assert "end-of-life" not in result.stderr.lower() and "!!!!" not in result.stderr
     assert "feature flags are not configured" not in result.stderr
+    # Deterministic: app.py, run by the CLI in its own process and directory, writes the same
+    # bytes as the session's in-process synth of the same context (no timestamps, paths or random
+    # values in the templates), but for the construct paths the CLI asks for. Those removed, the
+    # template is written again as CDK writes it (JSON, indent 1); that this reproduces CDK's bytes
+    # exactly is checked on the session's own file first, so the comparison is of bytes.
+    session = (cloud_assembly("restricted") / "Workbench.template.json").read_text()
+    assert json.dumps(json.loads(session), indent=1, ensure_ascii=False) == session
+    assert "aws:cdk:path" in text, "the CLI's construct paths, which are removed"
+    stripped = json.dumps(without_construct_paths(template), indent=1, ensure_ascii=False)
+    assert stripped == session
+    # The image stack, synthesized beside it in its stage's nested assembly (ssh_cidr is the
+    # workbench's: the image's build network takes no ingress).
+    (image,) = tmp_path.glob("assembly-*/*.template.json")
+    assert without_construct_paths(json.loads(image.read_text())) == image_synthesized[1]
 
 
 def machine_env() -> dict[str, str]:

@@ -18,6 +18,7 @@ from stacks.build import IMAGE_STAGE, add_image
 from stacks.image_component import InstallComponent
 from stacks.image_recipe import ImageRecipe
 from stacks.server import ROOT_DEVICE
+from tests.stack.template import resources
 from tests.synth import ROOT
 from workbench.config import BAKED_ROOT_GB, UBUNTU_AMI_PARAMETERS, WorkbenchConfig
 from workbench.image import (
@@ -30,10 +31,6 @@ from workbench.render import INSTANCE_ROOT
 
 BUNDLE_KEY = re.compile(r"[0-9a-f]{64}\.zip")
 ASSET_BUCKET = {"Fn::Sub": "cdk-hnb659fds-assets-${AWS::AccountId}-${AWS::Region}"}
-
-
-def resources(template: dict, type_: str) -> dict[str, dict]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
 
 
 def only(template: dict, type_: str) -> tuple[str, dict]:

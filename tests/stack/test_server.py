@@ -11,7 +11,8 @@ from stacks.deployment import ASSOCIATION_LOGICAL_ID, DEPLOYMENT_PARAMETER_LOGIC
 from stacks.readiness import READY_HANDLE_LOGICAL_ID_PREFIX, READY_LOGICAL_ID_PREFIX
 from stacks.server import INSTANCE_LOGICAL_ID
 from stacks.storage import HOME_VOLUME_LOGICAL_ID
-from tests.stack.user_data import mime_parts, user_data_document
+from tests.stack.template import deployment_record, readiness_ids, resources
+from tests.stack.user_data import user_data_script
 from workbench.config import UBUNTU_AMI_PARAMETERS
 from workbench.deployment import BOOTSTRAP_PATH, KEYS, parameter_name
 from workbench.outputs import output_specs
@@ -19,34 +20,8 @@ from workbench.outputs import output_specs
 EC2_USER_DATA_LIMIT = 16 * 1024
 
 
-def resources(template: dict, type_: str) -> dict[str, dict]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
-
-
 def instance(template: dict) -> dict:
     return template["Resources"][INSTANCE_LOGICAL_ID]
-
-
-def user_data_parts(template: dict) -> list:
-    return instance(template)["Properties"]["UserData"]["Fn::Base64"]["Fn::Join"][1]
-
-
-def user_data_text(template: dict) -> str:
-    """The bootstrap script (the user data's shell-script part), each CloudFormation token
-    replaced by a 64-character stand-in."""
-    (script,) = [
-        body
-        for content_type, body in mime_parts(user_data_document(template))
-        if content_type == "text/x-shellscript"
-    ]
-    return script
-
-
-def readiness(template: dict) -> tuple[str, str]:
-    """The logical IDs of the wait condition handle and the wait condition."""
-    (handle,) = resources(template, "AWS::CloudFormation::WaitConditionHandle")
-    (condition,) = resources(template, "AWS::CloudFormation::WaitCondition")
-    return handle, condition
 
 
 def test_every_instance_requires_imdsv2(synthesized):
@@ -104,7 +79,7 @@ def test_ami_id_pins_an_exact_image(synthesized):
 
 def test_user_data_is_a_small_bootstrap(synthesized):
     _, template = synthesized("default")
-    text = user_data_text(template)
+    text = user_data_script(template)
     assert text.startswith("#!/bin/bash\n")
     assert len(text.encode()) < EC2_USER_DATA_LIMIT * 3 / 4
     assert "provision.sh" in text
@@ -124,7 +99,7 @@ def test_deploy_waits_for_the_workbench_to_answer(synthesized):
     assert "CreationPolicy" not in instance(template), (
         "a creation policy would hold back everything that follows the instance"
     )
-    handle, name = readiness(template)
+    handle, name = readiness_ids(template)
     condition = template["Resources"][name]
     assert handle.startswith(READY_HANDLE_LOGICAL_ID_PREFIX)
     assert name.startswith(READY_LOGICAL_ID_PREFIX)
@@ -137,12 +112,6 @@ def test_deploy_waits_for_the_workbench_to_answer(synthesized):
     assert set(condition["DependsOn"]) == {ASSOCIATION_LOGICAL_ID, INSTANCE_LOGICAL_ID}
 
 
-def deployment_record(template: dict) -> list:
-    """The deployment parameter's value: Fn::Join parts (text, and Refs / GetAtts)."""
-    value = template["Resources"][DEPLOYMENT_PARAMETER_LOGICAL_ID]["Properties"]["Value"]
-    return value["Fn::Join"][1]
-
-
 def test_the_deployment_parameter_tells_the_instance_where_to_signal(synthesized):
     _, template = synthesized("default")
     parameter = template["Resources"][DEPLOYMENT_PARAMETER_LOGICAL_ID]
@@ -150,7 +119,7 @@ def test_the_deployment_parameter_tells_the_instance_where_to_signal(synthesized
     assert parameter["Properties"]["Name"] == parameter_name("Workbench")
     assert parameter["Properties"]["Type"] == "String"
     parts = deployment_record(template)
-    handle, _ = readiness(template)
+    handle, _ = readiness_ids(template)
     at = parts.index({"Ref": handle})
     # Single-quoted in /etc/workbench/env: the presigned URL holds '&'.
     assert parts[at - 1].endswith("\nWORKBENCH_READY_URL='")
@@ -165,7 +134,7 @@ def test_the_deployment_parameter_tells_the_instance_where_to_signal(synthesized
 def test_the_instance_reads_its_deployment_before_it_exists(synthesized):
     _, template = synthesized("default")
     assert DEPLOYMENT_PARAMETER_LOGICAL_ID in instance(template)["DependsOn"]
-    text = user_data_text(template)
+    text = user_data_script(template)
     assert f"PARAMETER={parameter_name('Workbench')}\n" in text
     assert f"BOOTSTRAP={BOOTSTRAP_PATH}\n" in text
     assert "WORKBENCH_READY_URL='" not in json.dumps(instance(template)["Properties"]["UserData"])
@@ -178,7 +147,7 @@ def test_the_association_applies_the_revision_on_the_instance(synthesized):
     assert props["Name"] == "AWS-RunShellScript"
     assert props["Targets"] == [{"Key": "InstanceIds", "Values": [{"Ref": INSTANCE_LOGICAL_ID}]}]
     (command,) = props["Parameters"]["commands"]
-    _, condition = readiness(template)
+    _, condition = readiness_ids(template)
     revision = command.rsplit(" ", 1)[1]
     assert command.endswith(f"exec {BOOTSTRAP_PATH} apply {revision}")
     assert condition == READY_LOGICAL_ID_PREFIX + revision[:8]
@@ -193,7 +162,7 @@ def test_the_association_applies_the_revision_on_the_instance(synthesized):
 def test_nothing_depends_on_the_readiness_but_the_deploy(synthesized):
     # The instance must not wait for its own signal: that would deadlock until the timeout.
     _, template = synthesized("default")
-    _, condition = readiness(template)
+    _, condition = readiness_ids(template)
     for name, resource in template["Resources"].items():
         assert condition not in json.dumps(resource.get("DependsOn", [])), name
     assert condition not in json.dumps(template["Outputs"])

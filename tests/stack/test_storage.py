@@ -6,23 +6,13 @@ from __future__ import annotations
 
 import json
 
-from stacks.deployment import DEPLOYMENT_PARAMETER_LOGICAL_ID
 from stacks.server import INSTANCE_LOGICAL_ID
 from stacks.storage import HOME_DEVICE, HOME_VOLUME_LOGICAL_ID
-
-
-def resources(template: dict, type_: str) -> dict[str, dict]:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == type_}
+from tests.stack.template import deployment_record, resources
 
 
 def home_volume(template: dict) -> dict:
     return template["Resources"][HOME_VOLUME_LOGICAL_ID]
-
-
-def record_parts(template: dict) -> list:
-    """The deployment parameter's value (Fn::Join parts), which the instance reads."""
-    value = template["Resources"][DEPLOYMENT_PARAMETER_LOGICAL_ID]["Properties"]["Value"]
-    return value["Fn::Join"][1]
 
 
 def test_home_is_one_encrypted_gp3_volume_of_home_volume_gb(synthesized):
@@ -79,7 +69,7 @@ def test_the_deployment_names_the_volume_without_a_dependency_cycle(synthesized)
     _, template = synthesized("default")
     # The volume must not depend on the instance: the instance reads the record that names it.
     assert INSTANCE_LOGICAL_ID not in json.dumps(home_volume(template))
-    parts = record_parts(template)
+    parts = deployment_record(template)
     at = parts.index({"Ref": HOME_VOLUME_LOGICAL_ID})
     assert parts[at - 1].endswith("\nWORKBENCH_HOME_VOLUME_ID='")
     assert parts[at + 1].startswith(f"'\nWORKBENCH_HOME_DEVICE='{HOME_DEVICE}'\n")

@@ -32,3 +32,16 @@ def mime_parts(document: str) -> list[tuple[str, str]]:
         for part in message.walk()
         if not part.is_multipart()
     ]
+
+
+def shell_script(document: str) -> str:
+    """The (one) shell-script part of a user data document: the bootstrap's installer."""
+    (script,) = [
+        body for content_type, body in mime_parts(document) if content_type == "text/x-shellscript"
+    ]
+    return script
+
+
+def user_data_script(template: dict) -> str:
+    """The template's shell-script part, each CloudFormation token replaced by TOKEN_STANDIN."""
+    return shell_script(user_data_document(template))

@@ -51,7 +51,6 @@ KEY_B = "b" * 64 + ".zip"
 BUCKET = "cdk-hnb659fds-assets-123456789012-us-east-1"
 REV_A = "a1" * 32
 REV_B = "b2" * 32
-FAILING_AWS = "An error occurred (AccessDenied) when calling the GetObject operation"
 
 
 class Machine:
@@ -212,18 +211,30 @@ def user_data(phase: str | None = None) -> str:
     return render_text("user-data.sh.j2", bootstrap=bootstrap, bootstrap_path=BOOTSTRAP_PATH)
 
 
-@pytest.fixture
-def machine(tmp_path) -> Machine:
-    machine = Machine(tmp_path)
+def deployed(tmp: Path) -> Machine:
+    """A machine whose stack deployed bundle A (revision A); bundle B is published too."""
+    machine = Machine(tmp)
     machine.publish(KEY_A, "A", "only-in-a")
     machine.publish(KEY_B, "B")
     machine.deploy(KEY_A, REV_A)
     return machine
 
 
-def test_the_user_data_installs_the_bootstrap_and_runs_it(machine):
-    done = machine.boot()
-    assert done.returncode == 0, machine.log()
+@pytest.fixture
+def machine(tmp_path) -> Machine:
+    return deployed(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def first_boot(tmp_path_factory) -> Machine:
+    """One first boot of `deployed`, shared by the tests that only read what it left."""
+    machine = deployed(tmp_path_factory.mktemp("first-boot"))
+    assert machine.boot().returncode == 0, machine.log()
+    return machine
+
+
+def test_the_user_data_installs_the_bootstrap_and_runs_it(first_boot):
+    machine = first_boot
     installed = machine.bootstrap()
     assert installed.read_text() == machine._prefixed(bootstrap_script())
     assert installed.stat().st_mode & 0o777 == 0o755
@@ -240,8 +251,8 @@ def test_the_user_data_names_the_parameter_and_nothing_a_deploy_changes():
     assert text.rstrip().endswith('exec "$BOOTSTRAP" boot')
 
 
-def test_first_boot_reads_the_deployment_downloads_the_bundle_and_provisions(machine):
-    assert machine.boot().returncode == 0, machine.log()
+def test_first_boot_reads_the_deployment_downloads_the_bundle_and_provisions(first_boot):
+    machine = first_boot
     assert machine.calls_of("aws") == [
         f"aws ssm get-parameter --region {REGION} --name {parameter_name(STACK)} "
         "--query Parameter.Value --output text",
@@ -256,8 +267,8 @@ def test_first_boot_reads_the_deployment_downloads_the_bundle_and_provisions(mac
     assert not (machine.root / "tmp/workbench-bundle.zip").exists()
 
 
-def test_the_env_file_hands_over_every_value_intact(machine):
-    assert machine.boot().returncode == 0, machine.log()
+def test_the_env_file_hands_over_every_value_intact(first_boot):
+    machine = first_boot
     shown = subprocess.run(
         ["bash", "-c", f'set -euo pipefail; set -a; . "{machine.root}/etc/workbench/env"; env'],
         env={"PATH": os.environ["PATH"]},
@@ -271,8 +282,8 @@ def test_the_env_file_hands_over_every_value_intact(machine):
     assert values["WORKBENCH_REGION"] == REGION
 
 
-def test_provision_sh_runs_holding_the_provision_lock(machine):
-    assert machine.boot().returncode == 0, machine.log()
+def test_provision_sh_runs_holding_the_provision_lock(first_boot):
+    machine = first_boot
     assert machine.locks() == [f"{machine.root}{PROVISION_LOCK}"], "inherited as fd 9"
 
 
