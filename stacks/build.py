@@ -47,7 +47,8 @@ def add_workbench(app: App, config: WorkbenchConfig, *, bundle_dir: Path) -> Wor
 
 
 def add_image(app: App, config: WorkbenchConfig, *, bundle_dir: Path) -> ImageStack:
-    """Add the image stack (in its own stage) to `app`, checked like the workbench stack."""
+    """Add the image stack (in its own stage) to `app`, checked like the workbench stack.
+    `bundle_dir` is the bundle rendered from `install_config(config)` (workbench/image.py)."""
     stage = Stage(app, IMAGE_STAGE)
     name = image_stack_name(config)
     stack = ImageStack(

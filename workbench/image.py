@@ -56,6 +56,19 @@ def parent_image(config: WorkbenchConfig) -> str:
     return f"ssm:{UBUNTU_AMI_PARAMETERS[config.ubuntu_release]}"
 
 
+def install_config(config: WorkbenchConfig) -> WorkbenchConfig:
+    """The configuration the image's bundle is rendered from: `config` reduced to what the
+    install phase depends on. The install phase depends on no configuration
+    (workbench/provisioning.py: its pins are `install_pins(release)`), so only the release it
+    installs for and the stack name (which names the image) are kept, every optional service on
+    (the image installs every step, as services.catalog() describes them). A configure-only
+    change (users, https, culling, ports) renders the same bundle, and so keeps the component's
+    and the recipe's versions: no rebake for identical content."""
+    return WorkbenchConfig(
+        stack_name=config.stack_name, ubuntu_release=config.ubuntu_release, penguins_app=True
+    )
+
+
 def provision_phase(config: WorkbenchConfig) -> str | None:
     """The argument the bootstrap gives provision.sh: None runs every phase (stock Ubuntu); on a
     baked image only `configure`, which first completes any install step whose pin differs
