@@ -23,7 +23,11 @@ _checked: weakref.WeakSet = weakref.WeakSet()
 
 def add_policy_checks(app: App) -> None:
     """cdk-nag's AwsSolutions checks on every stack of `app` (once): synth fails on any
-    unacknowledged finding."""
+    unacknowledged finding.
+
+    Once per App, not per stack: CDK runs every registered plugin over every stack of the app,
+    wherever it was registered (a stack, the image's Stage, the App), so a registration per
+    stack reports each finding once per stack."""
     if app not in _checked:
         Validations.of(app).add_plugins(AwsSolutionsChecks(app))
         _checked.add(app)
