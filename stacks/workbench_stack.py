@@ -81,10 +81,7 @@ class WorkbenchStack(Stack):
             "WORKBENCH_ADDRESS_ID": self.address.allocation_id,
             "WORKBENCH_PUBLIC_IP": self.address.public_ip,
         }
-        current = revision(
-            self, bundle_hash=self.bundle.asset_hash, seeds=[instance], values=values
-        )
-        self.revision = current
+        current = revision(self, seeds=[instance], values=values)
         self.readiness = Readiness(self, "Readiness", revision=current)
         self.deployment = Deployment(
             self,
