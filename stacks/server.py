@@ -9,7 +9,7 @@ from constructs import Construct
 
 from stacks.acknowledge import acknowledge
 from stacks.instance_role import bundle_instance_role
-from stacks.machine_image import machine_image
+from stacks.machine_image import acknowledge_image_id, machine_image
 from workbench.config import WorkbenchConfig
 from workbench.deployment import BOOTSTRAP_PATH
 from workbench.image import provision_phase
@@ -146,21 +146,7 @@ class WorkbenchServer(Construct):
         # No CreationPolicy: the instance completes once it runs; `cdk deploy` waits on
         # stacks/readiness.py's wait condition instead.
 
-        if config.ami_id is None:
-            acknowledge(
-                cfn_instance,
-                reason="ImageId is resolve:ssm:<Canonical's parameter>, which EC2 resolves "
-                "to an image ID when it launches the instance (stacks/machine_image.py); "
-                "the linter expects a literal ami-... ID.",
-                nag=["CloudFormation-Validate::E1152"],
-            )
-        else:
-            acknowledge(
-                cfn_instance,
-                reason="ami_id pins one exact image on purpose; it exists in one region, "
-                "which the user chose with it.",
-                nag=["CloudFormation-Validate::W9010"],
-            )
+        acknowledge_image_id(cfn_instance, config)
         acknowledge(
             self.instance,
             checkov=["CKV_AWS_88"],
