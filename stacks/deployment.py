@@ -23,13 +23,15 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from stacks.readiness import READY_TIMEOUT_SECONDS
 from workbench.deployment import association_command, record
 
 # Stable logical IDs, for readers of the stack's events.
 DEPLOYMENT_PARAMETER_LOGICAL_ID = "WorkbenchDeployment"
 ASSOCIATION_LOGICAL_ID = "WorkbenchProvisioning"
-# provision.sh takes 10-15 minutes on a first boot; AWS-RunShellScript's default is one hour.
-EXECUTION_TIMEOUT_SECONDS = 3600
+# The command's wait for the bootstrap, then one provisioning run: as long as the deploy waits for
+# its signal (AWS-RunShellScript's own default, an hour, outlasted it).
+EXECUTION_TIMEOUT_SECONDS = READY_TIMEOUT_SECONDS
 
 
 class Deployment(Construct):

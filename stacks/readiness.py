@@ -33,13 +33,18 @@ from collections.abc import Iterable
 from aws_cdk import CfnResource, CfnWaitCondition, CfnWaitConditionHandle, Stack
 from constructs import Construct
 
+from workbench.image import PROVISION_TIMEOUT_SECONDS
+
 # Logical IDs: these prefixes followed by the revision's first REVISION_CHARS hex digits.
 READY_HANDLE_LOGICAL_ID_PREFIX = "WorkbenchReadyHandle"
 READY_LOGICAL_ID_PREFIX = "WorkbenchReady"
 # 32 bits: the chance that a changed bundle keeps its IDs (and so does not wait) is 1 in 4 billion.
 REVISION_CHARS = 8
-# provision.sh installs R, RStudio, JupyterLab and Shiny: about 10-15 minutes on a t3.medium.
-READY_TIMEOUT_SECONDS = 30 * 60
+# From the instance running to its bootstrap: cloud-init runs the user data, and the
+# association's command waits as long for the bootstrap to be installed (workbench/deployment.py).
+BOOTSTRAP_ALLOWANCE_SECONDS = 10 * 60
+# Then one provisioning run (workbench/image.py) before the deploy gives up on the signal.
+READY_TIMEOUT_SECONDS = BOOTSTRAP_ALLOWANCE_SECONDS + PROVISION_TIMEOUT_SECONDS
 READY_SIGNALS = 1
 
 _HEX = re.compile(rf"[0-9a-f]{{{REVISION_CHARS},}}")

@@ -25,9 +25,13 @@ from workbench.render import INSTANCE_ROOT, render_text
 COMPONENT_TEMPLATE = "image-component.yaml.j2"
 # Where AWSTOE leaves the bundle before it is unpacked into INSTANCE_ROOT.
 BUNDLE_ZIP = "/tmp/workbench-bundle.zip"
-# The install phase takes 10-15 minutes on a t3.medium (apt, .debs, Node, three venvs); twice
-# that before AWSTOE gives up on a hung download.
-INSTALL_TIMEOUT_SECONDS = 60 * 60
+# One provisioning run, the figure the other limits derive from: the install phase, nearly all of
+# a first boot's run, takes 10-15 minutes on a t3.medium (apt, .debs, Node, three venvs); twice
+# that before a hung download counts as a failure. The image's install step has exactly this
+# long; the association's run and the deploy's wait add the instance's way to its bootstrap
+# (stacks/readiness.py).
+PROVISION_TIMEOUT_SECONDS = 2 * 15 * 60
+INSTALL_TIMEOUT_SECONDS = PROVISION_TIMEOUT_SECONDS
 # Image Builder's semantic versions: three assignable nodes, each at most 2^30 - 1.
 VERSION_NODE_MAX = 2**30 - 1
 # The bucket is a deploy-time token (account and region); versions hash the document with this
