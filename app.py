@@ -26,6 +26,7 @@ def main() -> int:
     # machine's (which may be one jsii no longer supports).
     use_project_node()
     from stacks.build import add_image, add_workbench
+    from workbench.image import install_config
     from workbench.render import render_bundle
 
     app = _app()
@@ -40,8 +41,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="workbench-bundle-") as tmp:
         bundle = render_bundle(config, Path(tmp) / "bundle")
         add_workbench(app, config, bundle_dir=bundle)
-        # Always synthesized beside it; deployed only by `make image` (stacks/build.py).
-        add_image(app, config, bundle_dir=bundle)
+        # Always synthesized beside it; deployed only by `make image` (stacks/build.py). Its
+        # bundle depends on no configure-only value, so neither does the image's version.
+        image_bundle = render_bundle(install_config(config), Path(tmp) / "image-bundle")
+        add_image(app, config, bundle_dir=image_bundle)
         try:
             app.synth()
         except RuntimeError as error:

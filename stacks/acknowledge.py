@@ -9,9 +9,10 @@ so a reviewer reads the reason once, beside the resource it excuses.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
-from aws_cdk import Acknowledgment, CfnResource, Validations
+from aws_cdk import Acknowledgment, CfnResource, DefaultStackSynthesizer, Validations
 from constructs import IConstruct
 
 # A reason a reviewer can judge names the design decision, not just the rule.
@@ -19,6 +20,15 @@ MIN_REASON_CHARS = 60
 CHECKOV_METADATA = "checkov"
 
 
+# The bootstrapped asset bucket's name as cdk-nag writes evidence: the default synthesizer's
+# pattern with its qualifier, ${AWS::AccountId} as <AWS::AccountId>.
+_ASSET_BUCKET = re.sub(
+    r"\$\{([^}]+)\}",
+    r"<\1>",
+    DefaultStackSynthesizer.DEFAULT_FILE_ASSETS_BUCKET_NAME.replace(
+        "${Qualifier}", DefaultStackSynthesizer.DEFAULT_QUALIFIER
+    ),
+)
 # What Asset.grant_read gives a role (read of the CDK asset bucket), as cdk-nag's IAM5 evidence.
 ASSET_READ_FINDINGS = tuple(
     f"AwsSolutions::AwsSolutions-IAM5[{evidence}]"
@@ -26,9 +36,14 @@ ASSET_READ_FINDINGS = tuple(
         "Action::s3:GetObject*",
         "Action::s3:GetBucket*",
         "Action::s3:List*",
-        "Resource::arn:<AWS::Partition>:s3:::cdk-hnb659fds-assets-<AWS::AccountId>-<AWS::Region>/*",
+        f"Resource::arn:<AWS::Partition>:s3:::{_ASSET_BUCKET}/*",
     )
 )
+
+
+def managed_policy_finding(name: str) -> str:
+    """cdk-nag's IAM4 finding for the AWS managed policy `name`."""
+    return f"AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{name}]"
 
 
 class AcknowledgeError(ValueError):

@@ -23,7 +23,11 @@ _checked: weakref.WeakSet = weakref.WeakSet()
 
 def add_policy_checks(app: App) -> None:
     """cdk-nag's AwsSolutions checks on every stack of `app` (once): synth fails on any
-    unacknowledged finding."""
+    unacknowledged finding.
+
+    Once per App, not per stack: CDK runs every registered plugin over every stack of the app,
+    wherever it was registered (a stack, the image's Stage, the App), so a registration per
+    stack reports each finding once per stack."""
     if app not in _checked:
         Validations.of(app).add_plugins(AwsSolutionsChecks(app))
         _checked.add(app)
@@ -47,7 +51,8 @@ def add_workbench(app: App, config: WorkbenchConfig, *, bundle_dir: Path) -> Wor
 
 
 def add_image(app: App, config: WorkbenchConfig, *, bundle_dir: Path) -> ImageStack:
-    """Add the image stack (in its own stage) to `app`, checked like the workbench stack."""
+    """Add the image stack (in its own stage) to `app`, checked like the workbench stack.
+    `bundle_dir` is the bundle rendered from `install_config(config)` (workbench/image.py)."""
     stage = Stage(app, IMAGE_STAGE)
     name = image_stack_name(config)
     stack = ImageStack(

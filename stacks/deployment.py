@@ -17,39 +17,70 @@ instance role already has Session Manager's policy.
 
 from __future__ import annotations
 
+from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from workbench.deployment import association_command, parameter_name, record
+from stacks.readiness import READY_TIMEOUT_SECONDS
+from workbench.deployment import association_command, record
 
 # Stable logical IDs, for readers of the stack's events.
 DEPLOYMENT_PARAMETER_LOGICAL_ID = "WorkbenchDeployment"
 ASSOCIATION_LOGICAL_ID = "WorkbenchProvisioning"
-# provision.sh takes 10-15 minutes on a first boot; AWS-RunShellScript's default is one hour.
-EXECUTION_TIMEOUT_SECONDS = 3600
+# The command's wait for the bootstrap, then one provisioning run: as long as the deploy waits for
+# its signal (AWS-RunShellScript's own default, an hour, outlasted it).
+EXECUTION_TIMEOUT_SECONDS = READY_TIMEOUT_SECONDS
 
 
 class Deployment(Construct):
-    """The parameter (created first: the instance reads it at its first boot) and, once the
-    instance exists, `run_on` adds the association."""
+    """The parameter `name` holding the deployment record (`values` and `revision`), which
+    `reader` may read and `instance` waits for (it reads it at its first boot), and the
+    association that runs the bootstrap on `instance` whenever the revision changes.
+
+    `name` is the one the instance's user data already names (workbench.deployment's
+    parameter_name), and `revision` is stacks/readiness.py's revision() of the complete
+    instance: so the instance exists before this construct does.
+    """
 
     def __init__(
-        self, scope: Construct, id_: str, *, stack_name: str, values: dict[str, str]
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        name: str,
+        revision: str,
+        values: dict[str, str],
+        instance: ec2.Instance,
+        reader: iam.IRole,
     ) -> None:
         super().__init__(scope, id_)
-        self.name = parameter_name(stack_name)
+        self.name = name
         self.parameter = ssm.StringParameter(
             self,
             "Parameter",
-            parameter_name=self.name,
-            string_value=record(values),
+            parameter_name=name,
+            string_value=record({**values, "WORKBENCH_REVISION": revision}),
             description="The workbench's current deployment, read by the instance's bootstrap",
         )
-        self.parameter.node.default_child.override_logical_id(DEPLOYMENT_PARAMETER_LOGICAL_ID)
-        self.association: ssm.CfnAssociation | None = None
-
-    def run_on(self, instance: ec2.Instance, *, revision: str) -> ssm.CfnAssociation:
+        cfn_parameter = self.parameter.node.default_child
+        cfn_parameter.override_logical_id(DEPLOYMENT_PARAMETER_LOGICAL_ID)
+        # By its literal name (the user data's), not the parameter's Ref: the policy needs no
+        # dependency on the parameter.
+        reader.add_to_principal_policy(
+            iam.PolicyStatement(
+                sid="ReadItsDeployment",
+                actions=["ssm:GetParameter"],
+                resources=[
+                    Stack.of(self).format_arn(
+                        service="ssm", resource="parameter", resource_name=name.lstrip("/")
+                    )
+                ],
+            )
+        )
+        cfn_instance = instance.node.default_child
+        cfn_instance.add_resource_dependency(cfn_parameter)
         self.association = ssm.CfnAssociation(
             self,
             "Association",
@@ -64,5 +95,4 @@ class Deployment(Construct):
         )
         self.association.override_logical_id(ASSOCIATION_LOGICAL_ID)
         # Apply the new deployment, not the old one: the parameter is updated first.
-        self.association.add_resource_dependency(self.parameter.node.default_child)
-        return self.association
+        self.association.add_resource_dependency(cfn_parameter)

@@ -22,22 +22,13 @@ from stacks.acknowledge import acknowledge
 STACK_NAME_TAG = "aws:cloudformation:stack-name"
 
 
-def grant_identity(
-    role: iam.Role, *, volume_id: str, allocation_id: str, parameter_arn: str
-) -> None:
-    """Add the takeover's permissions, and reading the deployment parameter, to `role`."""
+def grant_identity(role: iam.Role, *, volume_id: str, allocation_id: str) -> None:
+    """Add the takeover's permissions to `role`."""
     stack = Stack.of(role)
 
     def arn(resource: str, name: str) -> str:
         return stack.format_arn(service="ec2", resource=resource, resource_name=name)
 
-    role.add_to_principal_policy(
-        iam.PolicyStatement(
-            sid="ReadItsDeployment",
-            actions=["ssm:GetParameter"],
-            resources=[parameter_arn],
-        )
-    )
     role.add_to_principal_policy(
         iam.PolicyStatement(
             sid="SeeVolumesInstancesAddresses",

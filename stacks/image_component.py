@@ -13,9 +13,10 @@ from workbench.image import component_document, component_version, resource_name
 class InstallComponent(Construct):
     """`provision.sh install` from the bundle asset, the same files the instance runs.
 
-    The version is derived from the document, whose bundle key is the bundle's content hash:
-    a changed pin or template gives a new version (and so a new recipe and image), an unchanged
-    bundle the same one. The document holds no secret (commands and the bundle's location);
+    The version is derived from the document, whose bundle key is the bundle's content hash, and
+    the bundle is rendered from `install_config` (workbench/image.py): a changed pin or template
+    gives a new version (and so a new recipe and image), a configure-only change of the context
+    the same one. The document holds no secret (commands and the bundle's location);
     Image Builder encrypts it at rest with its own key.
     """
 

@@ -7,12 +7,14 @@ from aws_cdk import aws_imagebuilder as imagebuilder
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from stacks.acknowledge import ASSET_READ_FINDINGS, acknowledge
+from stacks.acknowledge import acknowledge, managed_policy_finding
 from stacks.image_network import BuildNetwork
+from stacks.instance_role import bundle_instance_role
 from workbench.config import WorkbenchConfig
 from workbench.image import resource_name
 
 _Infrastructure = imagebuilder.CfnInfrastructureConfiguration
+IMAGE_BUILDER_POLICY = "EC2InstanceProfileForImageBuilder"
 
 
 class BuildInfrastructure(Construct):
@@ -35,41 +37,21 @@ class BuildInfrastructure(Construct):
         bundle: s3_assets.Asset,
     ) -> None:
         super().__init__(scope, id_)
-        self.role = iam.Role(
+        self.role = bundle_instance_role(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description="Workbench image build instance: Image Builder's agent, read the bundle",
-            managed_policies=[
-                iam.ManagedPolicy.from_aws_managed_policy_name(name)
-                for name in ("AmazonSSMManagedInstanceCore", "EC2InstanceProfileForImageBuilder")
-            ],
-        )
-        bundle.grant_read(self.role)
-        acknowledge(
-            self.role,
-            reason="AmazonSSMManagedInstanceCore is AWS's maintained minimum for the Systems "
-            "Manager agent, through which Image Builder runs every build step on the instance.",
-            nag=[
-                "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
-                "policy/AmazonSSMManagedInstanceCore]"
-            ],
+            bundle=bundle,
+            agent_use="the Systems Manager agent, through which Image Builder runs every build "
+            "step on the instance",
+            reader="the build instance",
+            managed_policies=[IMAGE_BUILDER_POLICY],
         )
         acknowledge(
             self.role,
-            reason="EC2InstanceProfileForImageBuilder is what Image Builder documents for a "
+            reason=f"{IMAGE_BUILDER_POLICY} is what Image Builder documents for a "
             "build instance: AWSTOE's download, GetComponent, the build's log streams; AWS "
             "keeps it in step with the agent, which a hand-written copy would not be.",
-            nag=[
-                "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
-                "policy/EC2InstanceProfileForImageBuilder]"
-            ],
-        )
-        acknowledge(
-            self.role,
-            reason="From Asset.grant_read: read-only access to the CDK asset bucket that holds "
-            "the bundle; the build instance reads its bundle and nothing else there.",
-            nag=ASSET_READ_FINDINGS,
+            nag=[managed_policy_finding(IMAGE_BUILDER_POLICY)],
         )
         self.profile = iam.CfnInstanceProfile(self, "Profile", roles=[self.role.role_name])
         self.configuration = _Infrastructure(

@@ -12,6 +12,19 @@ from workbench.image import content_version, parent_image, resource_name
 
 # Where AWSTOE keeps its working files during the build (Image Builder's default, named).
 WORKING_DIRECTORY = "/tmp"
+# The root volume, stated once: the recipe's property (these keywords) and the content its
+# version hashes (the same in camelCase, as Image Builder's API names them).
+ROOT_EBS = {
+    "encrypted": True,
+    "volume_size": BAKED_ROOT_GB,
+    "volume_type": "gp3",
+    "delete_on_termination": True,
+}
+
+
+def _camel(name: str) -> str:
+    first, *rest = name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
 
 
 class ImageRecipe(Construct):
@@ -35,19 +48,12 @@ class ImageRecipe(Construct):
     ) -> None:
         super().__init__(scope, id_)
         self.name = resource_name(config, "recipe")
-        root = {
-            "deviceName": ROOT_DEVICE,
-            "ebs": {
-                "encrypted": True,
-                "volumeSize": BAKED_ROOT_GB,
-                "volumeType": "gp3",
-                "deleteOnTermination": True,
-            },
-        }
         content = {
             "parentImage": parent_image(config),
             "components": [{"name": component.name, "version": component.version}],
-            "blockDeviceMappings": [root],
+            "blockDeviceMappings": [
+                {"deviceName": ROOT_DEVICE, "ebs": {_camel(k): v for k, v in ROOT_EBS.items()}}
+            ],
             "workingDirectory": WORKING_DIRECTORY,
         }
         # Everything the recipe says, with the component by name and version (its ARN is a
@@ -66,12 +72,9 @@ class ImageRecipe(Construct):
             ],
             block_device_mappings=[
                 imagebuilder.CfnImageRecipe.InstanceBlockDeviceMappingProperty(
-                    device_name=root["deviceName"],
+                    device_name=ROOT_DEVICE,
                     ebs=imagebuilder.CfnImageRecipe.EbsInstanceBlockDeviceSpecificationProperty(
-                        encrypted=True,
-                        volume_size=BAKED_ROOT_GB,
-                        volume_type="gp3",
-                        delete_on_termination=True,
+                        **ROOT_EBS
                     ),
                 )
             ],

@@ -30,7 +30,8 @@ class ImageStack(Stack):
         **kwargs,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
-        # The same rendered directory as the workbench stack's asset: same hash, same S3 key.
+        # Rendered from install_config(config) (app.py): configure-only values leave it, and so
+        # the versions, unchanged. With cdk.json's defaults it is the workbench's own asset.
         self.bundle = s3_assets.Asset(self, "Bundle", path=str(bundle_dir))
         self.network = BuildNetwork(self, "Network")
         self.component = InstallComponent(self, "Component", config=config, bundle=self.bundle)

@@ -14,9 +14,11 @@ but it needs an account lookup, which the offline synth rules out.
 from __future__ import annotations
 
 import jsii
+from aws_cdk import CfnResource
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
+from stacks.acknowledge import acknowledge
 from workbench.config import UBUNTU_AMI_PARAMETERS, WorkbenchConfig
 from workbench.image import published_parameter
 
@@ -52,3 +54,24 @@ def machine_image(config: WorkbenchConfig) -> ec2.IMachineImage:
     return ec2.MachineImage.resolve_ssm_parameter_at_launch(
         parameter, os=ec2.OperatingSystemType.LINUX
     )
+
+
+def acknowledge_image_id(instance: CfnResource, config: WorkbenchConfig) -> None:
+    """CloudFormation Validate's finding on the ImageId that `machine_image(config)` gives
+    `instance`: a parameter resolved at launch is not a literal ID (E1152), an exact ID exists in
+    one region only (W9010)."""
+    if config.ami_id is None:
+        acknowledge(
+            instance,
+            reason="ImageId is resolve:ssm:<parameter> (Canonical's, or the baked image's "
+            "with image=baked), which EC2 resolves to an image ID when it launches the "
+            "instance; the linter expects a literal ami-... ID.",
+            nag=["CloudFormation-Validate::E1152"],
+        )
+    else:
+        acknowledge(
+            instance,
+            reason="ami_id pins one exact image on purpose; it exists in one region, "
+            "which the user chose with it.",
+            nag=["CloudFormation-Validate::W9010"],
+        )

@@ -11,10 +11,11 @@ the handle and the condition carry a revision in their logical IDs, and a deploy
 revision replaces both and waits for the new handle's signal, which only an instance that applied
 the new deployment (whose record names the new URL) can send.
 
-The revision (`revision()`) is a hash of everything the instance runs from: the bundle, and the
-template properties of the instance and of every resource it, or its deployment record, refers
-to (image, type, key pair, root volume, user data, launch template, subnet, security group, role,
-the /home volume, the address, the secret). So a deploy that replaces or restarts the instance
+The revision (`revision()`) is a hash of everything the instance runs from: its deployment
+record (which names the bundle by its content hash), and the template properties of the instance
+and of every resource it, or its deployment record, refers to (image, type, key pair, root
+volume, user data, launch template, subnet, security group, role, the /home volume, the address,
+the secret). So a deploy that replaces or restarts the instance
 waits for the new (or restarted) instance too, not only one that changes the bundle; the
 association's command names the revision, so every such deploy also runs it. A change that
 touches none of them (an alarm, a policy) keeps the revision, and the deploy does not wait.
@@ -32,13 +33,18 @@ from collections.abc import Iterable
 from aws_cdk import CfnResource, CfnWaitCondition, CfnWaitConditionHandle, Stack
 from constructs import Construct
 
+from workbench.image import PROVISION_TIMEOUT_SECONDS
+
 # Logical IDs: these prefixes followed by the revision's first REVISION_CHARS hex digits.
 READY_HANDLE_LOGICAL_ID_PREFIX = "WorkbenchReadyHandle"
 READY_LOGICAL_ID_PREFIX = "WorkbenchReady"
 # 32 bits: the chance that a changed bundle keeps its IDs (and so does not wait) is 1 in 4 billion.
 REVISION_CHARS = 8
-# provision.sh installs R, RStudio, JupyterLab and Shiny: about 10-15 minutes on a t3.medium.
-READY_TIMEOUT_SECONDS = 30 * 60
+# From the instance running to its bootstrap: cloud-init runs the user data, and the
+# association's command waits as long for the bootstrap to be installed (workbench/deployment.py).
+BOOTSTRAP_ALLOWANCE_SECONDS = 10 * 60
+# Then one provisioning run (workbench/image.py) before the deploy gives up on the signal.
+READY_TIMEOUT_SECONDS = BOOTSTRAP_ALLOWANCE_SECONDS + PROVISION_TIMEOUT_SECONDS
 READY_SIGNALS = 1
 
 _HEX = re.compile(rf"[0-9a-f]{{{REVISION_CHARS},}}")
@@ -70,12 +76,10 @@ def _references(value: object) -> Iterable[str]:
             yield from _references(inner)
 
 
-def revision(
-    stack: Stack, *, bundle_hash: str, seeds: Iterable[CfnResource], values: object = None
-) -> str:
-    """sha256 over the bundle's asset hash, `values` (the deployment record's other values) and
-    the type and properties of `seeds`, and of every resource they or `values` refer to,
-    transitively, as the template will hold them.
+def revision(stack: Stack, *, seeds: Iterable[CfnResource], values: object = None) -> str:
+    """sha256 over `values` (the deployment record's values: WORKBENCH_BUNDLE's object key is the
+    bundle's content hash) and the type and properties of `seeds`, and of every resource they or
+    `values` refer to, transitively, as the template will hold them.
 
     Call it once the seeds are complete (every property set) and before anything in them refers
     to the readiness resources: their IDs come from this value.
@@ -102,7 +106,7 @@ def revision(
         resources[logical_id] = {"Type": resource.cfn_resource_type, "Properties": properties}
         todo.extend(_references(properties))
     text = json.dumps(
-        {"bundle": bundle_hash, "values": resolved_values, "resources": resources},
+        {"values": resolved_values, "resources": resources},
         sort_keys=True,
     )
     return hashlib.sha256(text.encode()).hexdigest()

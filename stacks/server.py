@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from aws_cdk import Stack
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from stacks.acknowledge import ASSET_READ_FINDINGS, acknowledge
-from stacks.machine_image import machine_image
+from stacks.acknowledge import acknowledge
+from stacks.instance_role import bundle_instance_role
+from stacks.machine_image import acknowledge_image_id, machine_image
 from workbench.config import WorkbenchConfig
 from workbench.deployment import BOOTSTRAP_PATH
 from workbench.image import provision_phase
@@ -65,19 +65,15 @@ class WorkbenchServer(Construct):
         super().__init__(scope, id_)
         stack = Stack.of(self)
 
-        self.role = iam.Role(
+        self.bundle = bundle
+        self.role = bundle_instance_role(
             self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
             description="Workbench instance: Session Manager, read its deployment, bundle and "
             "users' passwords, take over its /home volume and address",
-            managed_policies=[
-                iam.ManagedPolicy.from_aws_managed_policy_name("AmazonSSMManagedInstanceCore")
-            ],
+            bundle=bundle,
+            agent_use="Session Manager, the way in when port 22 is closed",
+            reader="the instance",
         )
-
-        self.bundle = bundle
-        self.bundle.grant_read(self.role)
 
         if config.key_name is not None:
             self.key_pair: ec2.IKeyPair = ec2.KeyPair.from_key_pair_name(
@@ -150,37 +146,7 @@ class WorkbenchServer(Construct):
         # No CreationPolicy: the instance completes once it runs; `cdk deploy` waits on
         # stacks/readiness.py's wait condition instead.
 
-        # cdk-nag 3 findings on IAM are granular: each wildcard is acknowledged by name.
-        acknowledge(
-            self.role,
-            reason="AmazonSSMManagedInstanceCore is AWS's maintained minimum for Session "
-            "Manager, the way in when port 22 is closed.",
-            nag=[
-                "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:"
-                "policy/AmazonSSMManagedInstanceCore]"
-            ],
-        )
-        acknowledge(
-            self.role,
-            reason="From Asset.grant_read: read-only access to the CDK asset bucket that holds "
-            "the bundle; the instance reads its bundle and nothing else there.",
-            nag=ASSET_READ_FINDINGS,
-        )
-        if config.ami_id is None:
-            acknowledge(
-                cfn_instance,
-                reason="ImageId is resolve:ssm:<Canonical's parameter>, which EC2 resolves "
-                "to an image ID when it launches the instance (stacks/machine_image.py); "
-                "the linter expects a literal ami-... ID.",
-                nag=["CloudFormation-Validate::E1152"],
-            )
-        else:
-            acknowledge(
-                cfn_instance,
-                reason="ami_id pins one exact image on purpose; it exists in one region, "
-                "which the user chose with it.",
-                nag=["CloudFormation-Validate::W9010"],
-            )
+        acknowledge_image_id(cfn_instance, config)
         acknowledge(
             self.instance,
             checkov=["CKV_AWS_88"],

@@ -44,7 +44,7 @@ class WorkbenchStack(Stack):
         self.address = WorkbenchAddress(self, "Address", config=config)
         # The asset is exactly the directory render_bundle wrote.
         self.bundle = s3_assets.Asset(self, "Bundle", path=str(bundle_dir))
-        parameter = parameter_name(config.stack_name)
+        self.deployment_parameter = parameter_name(config.stack_name)
         self.server = WorkbenchServer(
             self,
             "Server",
@@ -52,18 +52,15 @@ class WorkbenchStack(Stack):
             vpc=self.network.vpc,
             security_group=self.network.security_group,
             bundle=self.bundle,
-            parameter_name=parameter,
+            parameter_name=self.deployment_parameter,
         )
         self.passwords = UserPasswords(self, "Passwords", config=config, reader=self.server.role)
+        self._add_deployment()
         grant_identity(
             self.server.role,
             volume_id=self.home.volume.volume_id,
             allocation_id=self.address.allocation_id,
-            parameter_arn=self.format_arn(
-                service="ssm", resource="parameter", resource_name=parameter.lstrip("/")
-            ),
         )
-        self._add_deployment()
         Recovery(self, "Recovery", instance_id=self.server.instance.instance_id)
         self.idle_stop = self._add_idle_stop()
         self.dns_record = self._add_dns_record()
@@ -84,28 +81,22 @@ class WorkbenchStack(Stack):
             "WORKBENCH_ADDRESS_ID": self.address.allocation_id,
             "WORKBENCH_PUBLIC_IP": self.address.public_ip,
         }
-        current = revision(
-            self, bundle_hash=self.bundle.asset_hash, seeds=[instance], values=values
-        )
-        self.revision = current
+        current = revision(self, seeds=[instance], values=values)
         self.readiness = Readiness(self, "Readiness", revision=current)
         self.deployment = Deployment(
             self,
             "Deployment",
-            stack_name=self.config.stack_name,
-            values={
-                **values,
-                "WORKBENCH_REVISION": current,
-                "WORKBENCH_READY_URL": self.readiness.url,
-            },
+            name=self.deployment_parameter,
+            revision=current,
+            values={**values, "WORKBENCH_READY_URL": self.readiness.url},
+            instance=self.server.instance,
+            reader=self.server.role,
         )
-        # The instance reads the record at its first boot. It also goes before the volume and
-        # the address on `cdk destroy`: its termination detaches and disassociates them.
-        instance.add_resource_dependency(self.deployment.parameter.node.default_child)
+        # The instance goes before the volume and the address on `cdk destroy`: its termination
+        # detaches and disassociates them.
         instance.add_resource_dependency(self.home.volume.node.default_child)
         instance.add_resource_dependency(self.address.eip)
-        association = self.deployment.run_on(self.server.instance, revision=current)
-        self.readiness.wait_for(instance, association)
+        self.readiness.wait_for(instance, self.deployment.association)
 
     def _add_idle_stop(self) -> IdleStop | None:
         window = idle_window(self.config.idle_stop_minutes)

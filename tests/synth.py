@@ -14,6 +14,7 @@ from aws_cdk import App  # noqa: E402
 
 from stacks.build import add_image, add_workbench  # noqa: E402
 from workbench.config import WorkbenchConfig, cdk_json_context, load_config  # noqa: E402
+from workbench.image import install_config  # noqa: E402
 from workbench.render import render_bundle  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +37,7 @@ def synth_image(workdir: Path, **overrides: object) -> tuple[WorkbenchConfig, di
     context = {**DEFAULT_CONTEXT, **overrides}
     app = App(outdir=str(workdir / "cdk.out"), context=context)
     config = load_config(app.node.try_get_context)
-    bundle = render_bundle(config, workdir / "bundle")
+    bundle = render_bundle(install_config(config), workdir / "bundle")
     stack = add_image(app, config, bundle_dir=bundle)
     stage = app.synth().get_nested_assembly(f"assembly-{stack.node.scope.node.id}")
     return config, stage.get_stack_by_name(stack.stack_name).template, bundle

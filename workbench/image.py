@@ -24,9 +24,13 @@ from workbench.layout import BUNDLE_ZIP, INSTANCE_ROOT
 from workbench.render import render_text
 
 COMPONENT_TEMPLATE = "image-component.yaml.j2"
-# The install phase takes 10-15 minutes on a t3.medium (apt, .debs, Node, three venvs); twice
-# that before AWSTOE gives up on a hung download.
-INSTALL_TIMEOUT_SECONDS = 60 * 60
+# One provisioning run, the figure the other limits derive from: the install phase, nearly all of
+# a first boot's run, takes 10-15 minutes on a t3.medium (apt, .debs, Node, three venvs); twice
+# that before a hung download counts as a failure. The image's install step has exactly this
+# long; the association's run and the deploy's wait add the instance's way to its bootstrap
+# (stacks/readiness.py).
+PROVISION_TIMEOUT_SECONDS = 2 * 15 * 60
+INSTALL_TIMEOUT_SECONDS = PROVISION_TIMEOUT_SECONDS
 # Image Builder's semantic versions: three assignable nodes, each at most 2^30 - 1.
 VERSION_NODE_MAX = 2**30 - 1
 # The bucket is a deploy-time token (account and region); versions hash the document with this
@@ -53,6 +57,19 @@ def parent_image(config: WorkbenchConfig) -> str:
     """Canonical's image for the release, as Image Builder reads an SSM parameter: resolved when
     each image is built, so a rebuild starts from the newest Ubuntu image."""
     return f"ssm:{UBUNTU_AMI_PARAMETERS[config.ubuntu_release]}"
+
+
+def install_config(config: WorkbenchConfig) -> WorkbenchConfig:
+    """The configuration the image's bundle is rendered from: `config` reduced to what the
+    install phase depends on. The install phase depends on no configuration
+    (workbench/provisioning.py: its pins are `install_pins(release)`), so only the release it
+    installs for and the stack name (which names the image) are kept, every optional service on
+    (the image installs every step, as services.catalog() describes them). A configure-only
+    change (users, https, culling, ports) renders the same bundle, and so keeps the component's
+    and the recipe's versions: no rebake for identical content."""
+    return WorkbenchConfig(
+        stack_name=config.stack_name, ubuntu_release=config.ubuntu_release, penguins_app=True
+    )
 
 
 def provision_phase(config: WorkbenchConfig) -> str | None:

@@ -1,9 +1,10 @@
-"""Policies on the image stack: it bakes the install phase of the very bundle the workbench ships,
+"""Policies on the image stack: it bakes the install phase of the bundle the workbench ships,
 on Canonical's image for the release, encrypted, publishes the AMI to the workbench's parameter,
 cleans up old images, and versions its parts by their content."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -19,7 +20,8 @@ from stacks.image_component import InstallComponent
 from stacks.image_recipe import ImageRecipe
 from stacks.server import ROOT_DEVICE
 from tests.stack.template import resources
-from tests.synth import ROOT
+from tests.synth import ROOT, synth_image
+from workbench import pins, provisioning
 from workbench.config import BAKED_ROOT_GB, UBUNTU_AMI_PARAMETERS, WorkbenchConfig
 from workbench.image import (
     component_version,
@@ -259,6 +261,34 @@ def test_versions_change_exactly_when_content_changes(tmp_path, image):
     assert jammy_component["Version"] == first_component["Version"]
     assert jammy_recipe["Version"] != first_recipe["Version"], "another parent image"
     assert jammy_recipe["ParentImage"] == f"ssm:{UBUNTU_AMI_PARAMETERS['22.04']}"
+
+
+def versions(template: dict) -> tuple[str, str]:
+    return (
+        only(template, "AWS::ImageBuilder::Component")[1]["Version"],
+        only(template, "AWS::ImageBuilder::ImageRecipe")[1]["Version"],
+    )
+
+
+def test_only_install_inputs_version_the_image(tmp_path, image, monkeypatch):
+    # The install phase depends on no configuration: a configure-only change must not rebake.
+    _, template = image
+    _, configured, _ = synth_image(
+        tmp_path / "configured",
+        users=["alice", "bob"],
+        idle_cull_minutes=5,
+        penguin_api_public=True,
+        https="ip",
+        acme_email="admin@example.org",
+    )
+    assert versions(configured) == versions(template)
+    # A changed pin is install content: new versions.
+    node = dataclasses.replace(pins.NODE, sha256="0" * 64)
+    monkeypatch.setattr(pins, "NODE", node)
+    monkeypatch.setattr(provisioning, "NODE", node)
+    _, repinned, _ = synth_image(tmp_path / "repinned")
+    component, recipe = versions(repinned)
+    assert component != versions(template)[0] and recipe != versions(template)[1]
 
 
 def test_cloudformations_own_validation_finds_nothing(image_synthesized):

@@ -162,7 +162,7 @@ def small_stack(*, ingress: int = 22, alarm_threshold: float = 5, image: str = "
         statistic="Average",
         dimensions=[cloudwatch.CfnAlarm.DimensionProperty(name="InstanceId", value=instance.ref)],
     )
-    return revision(stack, bundle_hash="0" * 64, seeds=[instance])
+    return revision(stack, seeds=[instance])
 
 
 def test_the_revision_follows_the_instance_and_what_it_refers_to_only():

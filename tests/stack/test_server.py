@@ -106,7 +106,7 @@ def test_deploy_waits_for_the_workbench_to_answer(synthesized):
     assert condition["Properties"] == {
         "Handle": {"Ref": handle},
         "Count": 1,
-        "Timeout": "1800",
+        "Timeout": "2400",
     }
     # Waits once the instance runs and the association names the revision it must apply.
     assert set(condition["DependsOn"]) == {ASSOCIATION_LOGICAL_ID, INSTANCE_LOGICAL_ID}
@@ -153,7 +153,7 @@ def test_the_association_applies_the_revision_on_the_instance(synthesized):
     assert condition == READY_LOGICAL_ID_PREFIX + revision[:8]
     record = "".join(p for p in deployment_record(template) if isinstance(p, str))
     assert f"WORKBENCH_REVISION='{revision}'\n" in record
-    assert props["Parameters"]["executionTimeout"] == ["3600"]
+    assert props["Parameters"]["executionTimeout"] == ["2400"]
     # It names the revision the parameter holds only once the parameter holds it.
     assert association["DependsOn"] == [DEPLOYMENT_PARAMETER_LOGICAL_ID]
     assert "WaitForSuccessTimeoutSeconds" not in props, "the wait condition reports, by step"
